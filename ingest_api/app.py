@@ -1,0 +1,96 @@
+"""The HTTP application: ``create_app(services)`` wires routes, errors and the broker lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ingest_api.deps import Services
+from ingest_api.errors import BrokerUnavailable, RequestRejected
+from ingest_api.metrics import ApiMetrics
+from ingest_api.routes import health, ingest
+
+
+def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastAPI:
+    """An app serving ``services``; the publisher is started and stopped with the app."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        start = getattr(services.publisher, "start", None)
+        stop = getattr(services.publisher, "stop", None)
+        if start is not None:
+            await start()
+        try:
+            yield
+        finally:
+            if stop is not None:
+                await stop()
+
+    app = FastAPI(title="watchflow", version="0.1.0", lifespan=lifespan)
+    app.state.services = services
+    app.include_router(ingest.router)
+    app.include_router(health.router)
+    for router in extra_routers:
+        app.include_router(router)
+
+    @app.exception_handler(RequestRejected)
+    async def rejected(request: Request, exc: RequestRejected) -> Response:
+        headers = {}
+        if exc.retry_after_s is not None:
+            headers["Retry-After"] = _seconds(exc.retry_after_s)
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return _json({"error": exc.message}, exc.status, headers)
+
+    @app.exception_handler(BrokerUnavailable)
+    async def unavailable(request: Request, exc: BrokerUnavailable) -> Response:
+        return _json(
+            {"error": "kafka: unavailable, nothing was acknowledged; retry later"},
+            503,
+            {"Retry-After": _seconds(exc.retry_after_s)},
+        )
+
+    app.add_middleware(_CountRequests, metrics=services.metrics)
+    return app
+
+
+def _json(doc: dict[str, Any], status: int, headers: dict[str, str]) -> Response:
+    return Response(
+        orjson.dumps(doc), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def _seconds(s: float) -> str:
+    return str(max(1, int(s + 0.999)))
+
+
+class _CountRequests:
+    """Counts responses by route template and status; pure ASGI, so it adds almost nothing."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            self.metrics.requests.labels(path, str(status)).inc()

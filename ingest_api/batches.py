@@ -1,0 +1,123 @@
+"""Turning a request body into Kafka records: parse, validate per item, dedupe, serialise.
+
+Pure: no framework, no broker. The routes call these and hand the records to a Publisher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import from_json
+
+from ingest_api.contract import (
+    CATALOG_VIDEO,
+    EVENT,
+    MAX_EVENTS_PER_BATCH,
+    ValidationContext,
+    error_messages,
+)
+from ingest_api.errors import RequestRejected
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    index: int
+    event_id: str | None
+    error: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"index": self.index, "event_id": self.event_id, "error": self.error}
+
+
+@dataclass(slots=True)
+class Batch:
+    """What a body turned into: records ready for Kafka, and what was not."""
+
+    records: list[tuple[bytes, bytes]] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)  # one per record, for rate limiting
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def response(self) -> dict[str, Any]:
+        return {
+            "accepted": len(self.records),
+            "duplicates": self.duplicates,
+            "rejected": [r.as_json() for r in self.rejected],
+        }
+
+
+def parse_body(body: bytes, list_field: str) -> list[Any]:
+    """The JSON object's ``list_field`` array, or RequestRejected (400 / 422)."""
+    try:
+        # NaN and Infinity parse here so that validation can reject them per event, by field.
+        doc = from_json(body, allow_inf_nan=True)
+    except ValueError as exc:
+        raise RequestRejected(400, f"malformed JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise RequestRejected(422, f'body: expected an object {{"{list_field}": [...]}}')
+    items = doc.get(list_field)
+    if not isinstance(items, list):
+        raise RequestRejected(422, f"{list_field}: expected an array")
+    if not 1 <= len(items) <= MAX_EVENTS_PER_BATCH:
+        raise RequestRejected(
+            422, f"{list_field}: expected 1 to {MAX_EVENTS_PER_BATCH} items, got {len(items)}"
+        )
+    return items
+
+
+def _validate_items(
+    items: list[Any],
+    adapter: TypeAdapter[Any],
+    id_field: str,
+    key_field: str,
+    ctx: ValidationContext | None,
+    device_of: Callable[[dict[str, Any]], str],
+) -> Batch:
+    batch = Batch()
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        item_id = item.get(id_field) if isinstance(item, dict) else None
+        item_id = item_id if isinstance(item_id, str) else None
+        try:
+            model = adapter.validate_python(item, context=ctx)
+        except ValidationError as exc:
+            batch.rejected.append(Rejected(index, item_id, "; ".join(error_messages(exc))))
+            continue
+        if item_id in seen:
+            batch.duplicates += 1
+            continue
+        if item_id is not None:
+            seen.add(item_id)
+        extra = getattr(model, "extra", None)
+        if extra:
+            # Unknown fields travel under "extra", exactly as the contract parsed them.
+            known = {k: v for k, v in item.items() if k not in extra}
+            known["extra"] = extra
+            item = known
+        batch.records.append((getattr(model, key_field).encode(), orjson.dumps(item)))
+        batch.devices.append(device_of(item))
+    return batch
+
+
+def events_batch(body: bytes, ctx: ValidationContext) -> Batch:
+    """Validate a ``POST /v1/events`` body; records are keyed by user_id."""
+    items = parse_body(body, "events")
+    return _validate_items(items, EVENT, "event_id", "user_id", ctx, _device)
+
+
+def catalog_batch(body: bytes) -> Batch:
+    """Validate a ``POST /v1/catalog/videos`` body; records are keyed by video_id."""
+    items = parse_body(body, "videos")
+    return _validate_items(items, CATALOG_VIDEO, "video_id", "video_id", None, _no_device)
+
+
+def _device(item: dict[str, Any]) -> str:
+    return str(item["device_id"])
+
+
+def _no_device(item: dict[str, Any]) -> str:
+    return ""

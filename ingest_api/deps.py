@@ -1,0 +1,41 @@
+"""What routes depend on, wired once in ``create_app`` and read through ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ingest_api.credentials import Credentials
+from ingest_api.metrics import ApiMetrics
+from ingest_api.publisher import Publisher
+from ingest_api.rate_limit import RateLimiter
+from ingest_api.settings import ApiSettings
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: ApiSettings
+    credentials: Credentials
+    publisher: Publisher
+    limiter: RateLimiter
+    catalog_limiter: RateLimiter
+    metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    clock: Callable[[], datetime] = _utc_now
+    monotonic: Callable[[], float] = time.monotonic
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(_services)]

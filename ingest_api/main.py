@@ -1,0 +1,79 @@
+"""Entrypoint of ``watchflow api``: settings from the environment, wired into an app."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from ingest_api.app import create_app
+from ingest_api.contract import (
+    TOPIC_CATALOG,
+    TOPIC_DEAD_LETTER,
+    TOPIC_MILESTONES,
+    TOPIC_PLAYER_EVENTS,
+    TOPIC_SESSIONS,
+)
+from ingest_api.credentials import (
+    Credentials,
+    development_credentials,
+    parse_read_tokens,
+    parse_scope,
+)
+from ingest_api.deps import Services
+from ingest_api.publisher import KafkaPublisher
+from ingest_api.rate_limit import RateLimiter
+from ingest_api.settings import ApiSettings
+
+log = logging.getLogger("watchflow.api")
+
+
+def topic_partitions(settings: ApiSettings) -> dict[str, int]:
+    """Every topic of the pipeline, with the partition count each needs.
+
+    Derived topics are keyed by user like player-events, so they get the same count.
+    """
+    n = settings.partitions
+    return {
+        TOPIC_PLAYER_EVENTS: n,
+        TOPIC_CATALOG: n,
+        TOPIC_MILESTONES: n,
+        TOPIC_SESSIONS: n,
+        TOPIC_DEAD_LETTER: n,
+    }
+
+
+def credentials_from(settings: ApiSettings) -> Credentials:
+    """The configured keys, or development ones (logged so a developer can use them)."""
+    write_keys = settings.write_key_set()
+    read_tokens = parse_read_tokens(settings.read_tokens)
+    if not write_keys or not read_tokens:
+        dev_write, dev_read = development_credentials(settings.data_dir)
+        if not write_keys:
+            write_keys = frozenset({dev_write})
+            log.warning("WATCHFLOW_WRITE_KEYS unset; development write key: %s", dev_write)
+        if not read_tokens:
+            read_tokens = {dev_read: parse_scope("analyst")}
+            log.warning("WATCHFLOW_READ_TOKENS unset; development analyst token: %s", dev_read)
+    return Credentials(write_keys=write_keys, read_tokens=read_tokens)
+
+
+def build_app(settings: ApiSettings) -> FastAPI:
+    publisher = KafkaPublisher(
+        settings.kafka_bootstrap,
+        topics=topic_partitions(settings),
+        produce_timeout_s=settings.produce_timeout_s,
+    )
+    services = Services(
+        settings=settings,
+        credentials=credentials_from(settings),
+        publisher=publisher,
+        limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+        catalog_limiter=RateLimiter(settings.rate_limit_per_s * 10, settings.rate_limit_burst * 10),
+    )
+    return create_app(services)
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (one per worker process)."""
+    return build_app(ApiSettings())

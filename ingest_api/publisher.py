@@ -1,0 +1,215 @@
+"""Publishing to Kafka: the one place the API touches the broker.
+
+``Publisher`` is the interface routes depend on; ``KafkaPublisher`` is the real thing (an
+idempotent aiokafka producer with acks=all). ``publish`` returns only after Kafka has
+acknowledged every record, or raises ``BrokerUnavailable`` and the caller acknowledges
+nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
+
+from ingest_api.errors import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+Record = tuple[bytes, bytes]  # (key, value)
+
+
+class Publisher(Protocol):
+    @property
+    def available(self) -> bool: ...
+
+    async def publish(self, topic: str, records: Sequence[Record]) -> None:
+        """Return once Kafka acknowledged every record; raise BrokerUnavailable otherwise."""
+        ...
+
+
+class KafkaPublisher:
+    """An idempotent acks=all producer that fails fast while the broker is away.
+
+    After a failed or timed-out publish it stops accepting work and probes the cluster every
+    ``probe_interval_s``; the first successful metadata request makes it available again.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        topics: dict[str, int],
+        produce_timeout_s: float = 5.0,
+        probe_interval_s: float = 1.0,
+        linger_ms: int = 2,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.produce_timeout_s = produce_timeout_s
+        self.probe_interval_s = probe_interval_s
+        self._linger_ms = linger_ms
+        self._producer: AIOKafkaProducer | None = None
+        self._available = False
+        self._partitions: dict[str, list[int]] = {}
+        self._partition_of: dict[tuple[str, bytes], int] = {}
+        self._probe: asyncio.Task[None] | None = None
+        self._topics_ready = False
+
+    @property
+    def available(self) -> bool:
+        return self._available
+
+    async def start(self) -> None:
+        """Start the producer in the background: the API serves (503) until Kafka answers."""
+        self._probe = asyncio.create_task(self._reconnect_loop(), name="kafka-reconnect")
+
+    async def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+        if self._producer is not None:
+            with contextlib.suppress(KafkaError, asyncio.TimeoutError):
+                await asyncio.wait_for(self._producer.stop(), timeout=self.produce_timeout_s)
+        self._available = False
+
+    async def publish(self, topic: str, records: Sequence[Record]) -> None:
+        producer = self._producer
+        if not self._available or producer is None:
+            raise BrokerUnavailable(retry_after_s=self.probe_interval_s * 2)
+        try:
+            futures = self._enqueue(producer, topic, records)
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.produce_timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            self._mark_unavailable(exc)
+            raise BrokerUnavailable(retry_after_s=self.probe_interval_s * 2) from exc
+
+    def _enqueue(
+        self, producer: AIOKafkaProducer, topic: str, records: Sequence[Record]
+    ) -> list[asyncio.Future[Any]]:
+        # Batches built per partition: one accumulator entry per partition and request,
+        # instead of one per record, which is where send() spends its time.
+        partitions = self._partitions[topic]
+        by_partition: dict[int, list[Record]] = {}
+        for rec in records:
+            by_partition.setdefault(self._partition(topic, rec[0], partitions), []).append(rec)
+        futures: list[asyncio.Future[Any]] = []
+        now = time.time() * 1000
+        loop = asyncio.get_running_loop()
+        for partition, recs in by_partition.items():
+            batch = producer.create_batch()
+            for key, value in recs:
+                if batch.append(key=key, value=value, timestamp=now) is None:
+                    futures.append(_send(loop, producer, batch, topic, partition))
+                    batch = producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=now) is None:
+                        raise ValueError(f"record of {len(value)} bytes exceeds the batch size")
+            futures.append(_send(loop, producer, batch, topic, partition))
+        return futures
+
+    def _partition(self, topic: str, key: bytes, partitions: list[int]) -> int:
+        # The Java client's murmur2, as Faust and every other consumer of the topic expect;
+        # pure Python, so remembered per key.
+        cache_key = (topic, key)
+        p = self._partition_of.get(cache_key)
+        if p is None:
+            if len(self._partition_of) > 1_000_000:
+                self._partition_of.clear()
+            p = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+            self._partition_of[cache_key] = p
+        return p
+
+    def _mark_unavailable(self, exc: BaseException) -> None:
+        if self._available:
+            log.warning("kafka unavailable, answering 503 until it is back: %r", exc)
+        self._available = False
+
+    async def _reconnect_loop(self) -> None:
+        while True:
+            if not self._available:
+                try:
+                    await self._connect()
+                    self._available = True
+                    log.info("kafka available at %s", self.bootstrap)
+                except (TimeoutError, KafkaError, OSError) as exc:
+                    log.debug("kafka still unavailable: %r", exc)
+            await asyncio.sleep(self.probe_interval_s)
+
+    async def _connect(self) -> None:
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=self._linger_ms,
+                max_batch_size=256 * 1024,
+                max_request_size=2 * 1024 * 1024,
+                request_timeout_ms=int(self.produce_timeout_s * 1000),
+                retry_backoff_ms=100,
+            )
+            await asyncio.wait_for(producer.start(), timeout=self.produce_timeout_s)
+            self._producer = producer
+        else:
+            await asyncio.wait_for(
+                self._producer.client.fetch_all_metadata(), timeout=self.produce_timeout_s
+            )
+        if not self._topics_ready:
+            await ensure_topics(self.bootstrap, self.topics, timeout_s=self.produce_timeout_s)
+            self._topics_ready = True
+        for topic in self.topics:
+            parts = await self._producer.partitions_for(topic)
+            self._partitions[topic] = sorted(parts)
+
+
+def _send(
+    loop: asyncio.AbstractEventLoop,
+    producer: AIOKafkaProducer,
+    batch: Any,
+    topic: str,
+    partition: int,
+) -> asyncio.Future[Any]:
+    async def go() -> Any:
+        delivered = await producer.send_batch(batch, topic, partition=partition)
+        return await delivered
+
+    return loop.create_task(go())
+
+
+async def ensure_topics(
+    bootstrap: str,
+    topics: dict[str, int],
+    *,
+    timeout_s: float = 10.0,
+    configs: dict[str, dict[str, str]] | None = None,
+) -> None:
+    """Create the topics that do not exist yet, with the given partition counts."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    )
+    await asyncio.wait_for(admin.start(), timeout=timeout_s)
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name=name,
+                num_partitions=n,
+                replication_factor=1,
+                topic_configs=(configs or {}).get(name, {}),
+            )
+            for name, n in topics.items()
+            if name not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()

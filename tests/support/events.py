@@ -1,0 +1,53 @@
+"""Builders for valid events and catalog entries, so a test says only what it varies."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+_ids = itertools.count()
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def event(type_: str = "heartbeat", **fields: Any) -> dict[str, Any]:
+    """A valid playback event (or action, with its fields given) at NOW - 1 minute."""
+    base: dict[str, Any] = {
+        "event_id": f"evt-{next(_ids):010d}",
+        "type": type_,
+        "ts": iso(NOW - timedelta(minutes=1)),
+        "user_id": "u1",
+        "device_id": "d1",
+    }
+    if type_ in {
+        "start",
+        "play",
+        "pause",
+        "heartbeat",
+        "seek",
+        "buffer_start",
+        "buffer_end",
+        "rate_change",
+        "ended",
+        "stop",
+        "error",
+    }:
+        base.update(video_id="v1", session_id="s1", seq=next(_ids), position_s=10.0)
+        if type_ == "start":
+            base["duration_s"] = 600.0
+        if type_ == "seek":
+            base["from_position_s"] = 5.0
+        if type_ == "error":
+            base["error"] = {"code": "E1", "message": "decode failed"}
+    base.update(fields)
+    return base
+
+
+def catalog_video(video_id: str = "v1", **fields: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {"video_id": video_id, "title": f"Video {video_id}", "duration_s": 600.0}
+    doc.update(fields)
+    return doc
