@@ -1,0 +1,125 @@
+"""``watchflow``: one console script, a subcommand per deployable and job (SPEC §8).
+
+Wiring only: each subcommand builds its settings from ``WATCHFLOW_*`` variables here, in the
+entrypoint, and hands them to the package that does the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from watchflow import logs
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("WATCHFLOW_DATA_DIR", ".watchflow")).resolve()
+
+
+def _kafka_cache() -> Path:
+    default = Path.home() / ".cache" / "watchflow"
+    return Path(os.environ.get("WATCHFLOW_KAFKA_CACHE", str(default))).resolve()
+
+
+def _echo(line: str) -> None:
+    print(line, flush=True)
+
+
+def cmd_kafka(args: argparse.Namespace) -> int:
+    from watchflow import local_kafka
+
+    if args.action == "up":
+        try:
+            bootstrap = local_kafka.kafka_up(_data_dir(), _kafka_cache(), args.port, _echo)
+        except local_kafka.LocalKafkaError as exc:
+            print(f"watchflow kafka up: {exc}", file=sys.stderr)
+            return 1
+        _echo(bootstrap)
+        return 0
+    if args.action == "down":
+        stopped = local_kafka.kafka_down(_data_dir(), _echo)
+        _echo("broker stopped" if stopped else "no broker was running")
+        return 0
+    status = local_kafka.kafka_status(_data_dir())
+    _echo(status or "no broker running")
+    return 0 if status else 3
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ingest_api.settings import ApiSettings
+
+    settings = ApiSettings()
+    logs.configure(args.log_level)
+    uvicorn.run(
+        "ingest_api.main:app_from_env",
+        factory=True,
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        workers=args.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from watchflow import demo
+
+    logs.configure(args.log_level)
+    config = demo.DemoConfig(
+        data_dir=_data_dir(),
+        kafka_cache=_kafka_cache(),
+        port=args.port,
+        kafka_port=args.kafka_port,
+        duration_s=args.duration,
+    )
+    return demo.run(config, _echo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watchflow", description="watchflow: streaming analytics for video watch telemetry"
+    )
+    parser.add_argument("--log-level", default=os.environ.get("WATCHFLOW_LOG_LEVEL", "INFO"))
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    kafka = sub.add_parser("kafka", help="a local single-node Apache Kafka broker (KRaft)")
+    kafka.add_argument("action", choices=("up", "down", "status"))
+    kafka.add_argument("--port", type=int, default=9092, help="bootstrap port (default 9092)")
+    kafka.set_defaults(handler=cmd_kafka)
+
+    api = sub.add_parser("api", help="the ingest and summary HTTP API")
+    api.add_argument("--host", default=None, help="default: WATCHFLOW_API_HOST or 127.0.0.1")
+    api.add_argument("--port", type=int, default=None, help="default: WATCHFLOW_API_PORT or 8000")
+    api.add_argument("--workers", type=int, default=1, help="API processes (one per core)")
+    api.set_defaults(handler=cmd_api)
+
+    demo = sub.add_parser("demo", help="everything on this machine, with a simulated audience")
+    demo.add_argument("--port", type=int, default=8000, help="API and dashboard port")
+    demo.add_argument("--kafka-port", type=int, default=9092, help="local broker port")
+    demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    demo.set_defaults(handler=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""``watchflow demo``: the whole pipeline on one machine, driven by a simulated audience.
+
+Starts (or reuses) the local Kafka broker, then the deployables as child processes of their
+own, waits until each is ready, drives the audience through the real HTTP API, and prints
+where to look. Ctrl-C or ``--duration`` stops everything it started; a broker that was
+already running before the demo is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from ingest_api.credentials import development_credentials
+from watchflow.local_kafka import LocalKafka, LocalKafkaError, jar_dir, kafka_up
+from watchflow.processes import ProcessFailed, Supervisor
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    data_dir: Path
+    kafka_cache: Path
+    port: int = 8000
+    kafka_port: int = 9092
+    duration_s: float | None = None
+
+
+def run(config: DemoConfig, echo: Echo) -> int:
+    """Run the demo until Ctrl-C or the duration; 0 when everything started and stopped."""
+    data_dir = config.data_dir
+    broker = LocalKafka(data_dir, jar_dir(config.kafka_cache), port=config.kafka_port)
+    broker_was_running = broker.status() is not None
+    try:
+        bootstrap = kafka_up(data_dir, config.kafka_cache, config.kafka_port, echo)
+    except LocalKafkaError as exc:
+        echo(f"demo: the Kafka broker did not start: {exc}")
+        return 1
+    write_key, read_token = development_credentials(data_dir)
+    env = {
+        **os.environ,
+        "WATCHFLOW_KAFKA_BOOTSTRAP": bootstrap,
+        "WATCHFLOW_DATA_DIR": str(data_dir),
+        "WATCHFLOW_API_PORT": str(config.port),
+    }
+    api_url = f"http://127.0.0.1:{config.port}"
+    stop = _StopFlag()
+    try:
+        with Supervisor(data_dir / "logs") as sup:
+            api = sup.start("api", _watchflow("api"), env)
+            echo(f"starting the API on {api_url} (log: {api.log_path})")
+            sup.wait_http(api, f"{api_url}/readyz")
+            echo("API ready: events go through Kafka")
+            _where_to_look(echo, api_url, write_key, read_token, bootstrap, data_dir)
+            deadline = None if config.duration_s is None else time.monotonic() + config.duration_s
+            while not stop.requested and (deadline is None or time.monotonic() < deadline):
+                sup.check()
+                time.sleep(0.5)
+            echo("stopping ...")
+    except ProcessFailed as exc:
+        echo(f"demo: {exc}")
+        return 1
+    finally:
+        stop.restore()
+        if not broker_was_running:
+            broker.down()
+    echo("demo stopped; nothing left running")
+    return 0
+
+
+def _watchflow(*args: str) -> list[str]:
+    return [sys.executable, "-m", "watchflow.cli", *args]
+
+
+def _where_to_look(
+    echo: Echo, api_url: str, write_key: str, read_token: str, bootstrap: str, data_dir: Path
+) -> None:
+    echo("")
+    echo("watchflow demo is running (Ctrl-C stops it)")
+    echo(f"  API            {api_url}  (health {api_url}/readyz, metrics {api_url}/metrics)")
+    echo(f"  write key      {write_key}")
+    echo(f"  read token     {read_token}  (analyst: sees everything)")
+    echo(f"  Kafka          {bootstrap}  (topics player-events, catalog, watch-milestones, ...)")
+    echo(f"  logs           {data_dir / 'logs'}")
+    echo("")
+
+
+class _StopFlag:
+    """Turns SIGINT/SIGTERM into a flag the main loop polls, so cleanup always runs."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = {
+            sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
