@@ -18,7 +18,9 @@ from ingest_api.contract import (
     EVENT,
     MAX_EVENTS_PER_BATCH,
     ValidationContext,
+    clock_error,
     error_messages,
+    wire_dict,
 )
 from ingest_api.errors import RequestRejected
 
@@ -83,21 +85,22 @@ def _validate_items(
         item_id = item.get(id_field) if isinstance(item, dict) else None
         item_id = item_id if isinstance(item_id, str) else None
         try:
-            model = adapter.validate_python(item, context=ctx)
+            model = adapter.validate_python(item)
         except ValidationError as exc:
             batch.rejected.append(Rejected(index, item_id, "; ".join(error_messages(exc))))
             continue
+        if ctx is not None:
+            late = clock_error(model, ctx)
+            if late is not None:
+                batch.rejected.append(Rejected(index, item_id, late))
+                continue
         if item_id in seen:
             batch.duplicates += 1
             continue
         if item_id is not None:
             seen.add(item_id)
-        extra = getattr(model, "extra", None)
-        if extra:
-            # Unknown fields travel under "extra", exactly as the contract parsed them.
-            known = {k: v for k, v in item.items() if k not in extra}
-            known["extra"] = extra
-            item = known
+        if model.model_extra:
+            item = wire_dict(item, model)
         batch.records.append((getattr(model, key_field).encode(), orjson.dumps(item)))
         batch.devices.append(device_of(item))
     return batch

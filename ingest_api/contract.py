@@ -11,9 +11,9 @@ Shapes:
 - ``CatalogVideo`` — one catalog upsert.
 - ``MilestoneRecord`` and ``SessionRecord`` — what the stream processor emits.
 
-Validation rules that need the server's clock (``ts`` too far ahead or too old) run only when
-a ``ValidationContext`` is passed, as the ingest API does; a worker re-reading the log later
-must accept what was accepted then.
+The one rule that needs the server's clock (``ts`` too far ahead or too old) is
+``clock_error``, which the ingest API applies after validation; a worker re-reading the log
+later must accept what was accepted then.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -31,7 +31,6 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -189,10 +188,13 @@ class ValidationContext:
 
 
 class _EventBase(BaseModel):
-    """Fields every event carries (SPEC §3, "Common fields of every event")."""
+    """Fields every event carries (SPEC §3, "Common fields of every event").
 
-    model_config = ConfigDict(frozen=True, allow_inf_nan=False, extra="forbid")
-    _known: ClassVar[frozenset[str]] = frozenset()
+    Unknown top-level fields are allowed (pydantic keeps them in ``model_extra``, natively and
+    fast); on the wire they travel under ``extra`` — see ``wire_dict``.
+    """
+
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False, extra="allow")
 
     event_id: Annotated[str, Field(min_length=8, max_length=64)]
     ts: AwareDatetime
@@ -201,38 +203,32 @@ class _EventBase(BaseModel):
     context: Context | None = None
     extra: dict[str, Any] | None = None
 
-    @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        cls._known = frozenset(cls.model_fields)
+    def unknown_fields(self) -> dict[str, Any]:
+        """Fields this contract does not define: earlier ``extra`` plus any new ones."""
+        return {**(self.extra or {}), **(self.model_extra or {})}
 
-    @model_validator(mode="before")
-    @classmethod
-    def _keep_unknown_in_extra(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = data.keys() - cls._known
-            if unknown:
-                data = dict(data)
-                extra = dict(data.get("extra") or {})
-                for key in unknown:
-                    extra[key] = data.pop(key)
-                data["extra"] = extra
-        return data
 
-    @field_validator("ts")
-    @classmethod
-    def _ts_within_window(cls, ts: datetime, info: ValidationInfo) -> datetime:
-        ctx = info.context
-        if isinstance(ctx, ValidationContext):
-            if ts - ctx.now > ctx.max_ahead:
-                raise ValueError(
-                    f"more than {_human(ctx.max_ahead)} ahead of server time {ctx.now.isoformat()}"
-                )
-            if ctx.now - ts > ctx.max_age:
-                raise ValueError(
-                    f"older than the late-event limit of {_human(ctx.max_age)}; "
-                    "events this late are not accepted"
-                )
-        return ts
+def clock_error(event: _EventBase, ctx: ValidationContext) -> str | None:
+    """Why ``event.ts`` is unacceptable at ingest time, or None (SPEC §3, ``ts`` rule)."""
+    ts = event.ts
+    if ts - ctx.now > ctx.max_ahead:
+        return f"ts: more than {_human(ctx.max_ahead)} ahead of server time {ctx.now.isoformat()}"
+    if ctx.now - ts > ctx.max_age:
+        return (
+            f"ts: older than the late-event limit of {_human(ctx.max_age)}; "
+            "events this late are not accepted"
+        )
+    return None
+
+
+def wire_dict(raw: dict[str, Any], event: _EventBase) -> dict[str, Any]:
+    """The record to publish for a validated ``raw`` event: as sent, unknowns under ``extra``."""
+    new = event.model_extra
+    if not new:
+        return raw
+    out = {k: v for k, v in raw.items() if k not in new}
+    out["extra"] = {**(event.extra or {}), **new}
+    return out
 
 
 def _human(delta: timedelta) -> str:
