@@ -8,12 +8,13 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest_api.deps import Services
 from ingest_api.errors import BrokerUnavailable, RequestRejected
 from ingest_api.metrics import ApiMetrics
-from ingest_api.routes import health, ingest
+from ingest_api.routes import health, ingest, live
 
 
 def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastAPI:
@@ -23,6 +24,7 @@ def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastA
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start = getattr(services.publisher, "start", None)
         stop = getattr(services.publisher, "stop", None)
+        close_live = getattr(services.live, "aclose", None)
         if start is not None:
             await start()
         try:
@@ -30,11 +32,14 @@ def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastA
         finally:
             if stop is not None:
                 await stop()
+            if close_live is not None:
+                await close_live()
 
     app = FastAPI(title="watchflow", version="0.1.0", lifespan=lifespan)
     app.state.services = services
     app.include_router(ingest.router)
     app.include_router(health.router)
+    app.include_router(live.router)
     for router in extra_routers:
         app.include_router(router)
 
@@ -46,6 +51,13 @@ def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastA
         if exc.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return _json({"error": exc.message}, exc.status, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'][1:])}: {err['msg']}" for err in exc.errors()
+        ]
+        return _json({"error": "; ".join(problems)}, 422, {})
 
     @app.exception_handler(BrokerUnavailable)
     async def unavailable(request: Request, exc: BrokerUnavailable) -> Response:

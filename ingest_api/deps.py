@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ingest_api.credentials import Credentials
+from ingest_api.live import LiveState
 from ingest_api.metrics import ApiMetrics
 from ingest_api.publisher import Publisher
 from ingest_api.rate_limit import RateLimiter
@@ -28,6 +29,7 @@ class Services:
     publisher: Publisher
     limiter: RateLimiter
     catalog_limiter: RateLimiter
+    live: LiveState
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     clock: Callable[[], datetime] = _utc_now
     monotonic: Callable[[], float] = time.monotonic

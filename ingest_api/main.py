@@ -21,6 +21,7 @@ from ingest_api.credentials import (
     parse_scope,
 )
 from ingest_api.deps import Services
+from ingest_api.live import WorkerClient
 from ingest_api.publisher import KafkaPublisher
 from ingest_api.rate_limit import RateLimiter
 from ingest_api.settings import ApiSettings
@@ -70,6 +71,7 @@ def build_app(settings: ApiSettings) -> FastAPI:
         publisher=publisher,
         limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
         catalog_limiter=RateLimiter(settings.rate_limit_per_s * 10, settings.rate_limit_burst * 10),
+        live=WorkerClient(settings.worker_url_list()),
     )
     return create_app(services)
 

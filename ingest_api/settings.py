@@ -28,8 +28,9 @@ class ApiSettings(BaseSettings):
     rate_limit_per_s: float = Field(default=200.0, ge=0)
     rate_limit_burst: float = Field(default=2000.0, ge=0)
     produce_timeout_s: float = Field(default=5.0, gt=0)
-    # Where the stream workers answer live-state reads (comma-separated base URLs).
-    worker_urls: str = ""
+    # Where the stream workers answer live-state reads (comma-separated base URLs); any
+    # worker will do, it forwards to the owner of the user's partition.
+    worker_urls: str = "http://127.0.0.1:6066"
 
     @property
     def late_limit(self) -> timedelta:
@@ -41,3 +42,6 @@ class ApiSettings(BaseSettings):
 
     def write_key_set(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.write_keys.split(",") if k.strip())
+
+    def worker_url_list(self) -> list[str]:
+        return [u.strip() for u in self.worker_urls.split(",") if u.strip()]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,6 +39,17 @@ class FakePublisher:
 
 
 @dataclass
+class FakeLive:
+    """Answers live reads as a worker would, remembering what was asked."""
+
+    asked: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    async def get(self, path: str, params: Mapping[str, str]) -> tuple[int, bytes]:
+        self.asked.append((path, dict(params)))
+        return 200, orjson.dumps({"path": path})
+
+
+@dataclass
 class Api:
     url: str
     publisher: FakePublisher
@@ -64,6 +75,7 @@ def api() -> Iterator[Api]:
         publisher=publisher,
         limiter=RateLimiter(rate=5, burst=50),
         catalog_limiter=RateLimiter(rate=100, burst=1000),
+        live=FakeLive(),
         clock=_now,
     )
     with serve(create_app(services)) as url, httpx.Client() as client:
