@@ -82,6 +82,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         port=args.port,
         kafka_port=args.kafka_port,
         duration_s=args.duration,
+        backfill_days=args.backfill_days,
+        rate=args.rate,
     )
     return demo.run(config, _echo)
 
@@ -104,10 +106,18 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--workers", type=int, default=1, help="API processes (one per core)")
     api.set_defaults(handler=cmd_api)
 
+    from jobs import simulate
+
+    sim = sub.add_parser("simulate", help="a simulated audience against a running API")
+    simulate.add_arguments(sim)
+    sim.set_defaults(handler=simulate.run_from_args)
+
     demo = sub.add_parser("demo", help="everything on this machine, with a simulated audience")
     demo.add_argument("--port", type=int, default=8000, help="API and dashboard port")
     demo.add_argument("--kafka-port", type=int, default=9092, help="local broker port")
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    demo.add_argument("--backfill-days", type=float, default=3.0, help="days of history (3)")
+    demo.add_argument("--rate", type=float, default=300.0, help="audience events/s (300)")
     demo.set_defaults(handler=cmd_demo)
     return parser
 

@@ -31,6 +31,8 @@ class DemoConfig:
     port: int = 8000
     kafka_port: int = 9092
     duration_s: float | None = None
+    backfill_days: float = 3.0
+    rate: float = 300.0
 
 
 def run(config: DemoConfig, echo: Echo) -> int:
@@ -58,6 +60,11 @@ def run(config: DemoConfig, echo: Echo) -> int:
             echo(f"starting the API on {api_url} (log: {api.log_path})")
             sup.wait_http(api, f"{api_url}/readyz")
             echo("API ready: events go through Kafka")
+            audience = sup.start("audience", _audience_argv(config, api_url), env, may_finish=True)
+            echo(
+                f"simulated audience: catalog, {config.backfill_days:g} days of history, then live "
+                f"viewers at up to {config.rate:g} events/s (log: {audience.log_path})"
+            )
             _where_to_look(echo, api_url, write_key, read_token, bootstrap, data_dir)
             deadline = None if config.duration_s is None else time.monotonic() + config.duration_s
             while not stop.requested and (deadline is None or time.monotonic() < deadline):
@@ -73,6 +80,20 @@ def run(config: DemoConfig, echo: Echo) -> int:
             broker.down()
     echo("demo stopped; nothing left running")
     return 0
+
+
+def _audience_argv(config: DemoConfig, api_url: str) -> list[str]:
+    # Without --duration the audience keeps watching until the demo is stopped.
+    live_s = config.duration_s if config.duration_s is not None else 365 * 86400.0
+    return _watchflow(
+        "simulate",
+        "--api-url", api_url,
+        "--backfill-days", f"{config.backfill_days:g}",
+        "--duration", f"{live_s:g}",
+        "--rate", f"{config.rate:g}",
+        "--truth-out", str(config.data_dir / "truth.json"),
+        "--quiet",
+    )  # fmt: skip
 
 
 def _watchflow(*args: str) -> list[str]:

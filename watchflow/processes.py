@@ -25,6 +25,7 @@ class Child:
     name: str
     proc: subprocess.Popen[bytes]
     log_path: Path
+    may_finish: bool = False  # a job that ends on its own (exit 0) rather than a service
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -52,7 +53,9 @@ class Supervisor:
     ) -> None:
         self.stop_all()
 
-    def start(self, name: str, argv: Sequence[str], env: Mapping[str, str]) -> Child:
+    def start(
+        self, name: str, argv: Sequence[str], env: Mapping[str, str], *, may_finish: bool = False
+    ) -> Child:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
         with log_path.open("ab") as log:
@@ -64,15 +67,15 @@ class Supervisor:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own group: Ctrl-C reaches us, and we stop it
             )
-        child = Child(name, proc, log_path)
+        child = Child(name, proc, log_path, may_finish)
         self.children.append(child)
         return child
 
     def check(self) -> None:
-        """Raise if any child has exited."""
+        """Raise if a service has exited, or a job has failed."""
         for child in self.children:
             code = child.proc.poll()
-            if code is not None:
+            if code is not None and not (child.may_finish and code == 0):
                 raise ProcessFailed(
                     f"{child.name} exited with code {code}; last lines of {child.log_path}:\n"
                     + child.log_tail()
@@ -96,9 +99,13 @@ class Supervisor:
         )
 
     def stop_all(self, grace_s: float = 15.0) -> None:
-        """SIGTERM every child's group (newest first), then SIGKILL whatever is left."""
+        """SIGINT every child's group (newest first), then SIGKILL whatever is left.
+
+        SIGINT, as Ctrl-C in a terminal would: every watchflow process treats it as "finish
+        what is in flight, then stop" (the simulator also writes its truth file).
+        """
         for child in reversed(self.children):
-            _signal_group(child.proc, signal.SIGTERM)
+            _signal_group(child.proc, signal.SIGINT)
         deadline = time.monotonic() + grace_s
         for child in reversed(self.children):
             remaining = max(0.1, deadline - time.monotonic())
