@@ -35,7 +35,13 @@ def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastA
             if close_live is not None:
                 await close_live()
 
-    app = FastAPI(title="watchflow", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="watchflow",
+        version="0.1.0",
+        lifespan=lifespan,
+        # Built-in telemetry re-reads its settings on every request; /metrics is ours.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.services = services
     app.include_router(ingest.router)
     app.include_router(health.router)

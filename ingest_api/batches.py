@@ -17,12 +17,17 @@ from ingest_api.contract import (
     CATALOG_VIDEO,
     EVENT,
     MAX_EVENTS_PER_BATCH,
+    CatalogVideo,
+    Event,
     ValidationContext,
     clock_error,
     error_messages,
     wire_dict,
 )
 from ingest_api.errors import RequestRejected
+
+EVENTS: TypeAdapter[list[Any]] = TypeAdapter(list[Event])
+CATALOG_VIDEOS: TypeAdapter[list[Any]] = TypeAdapter(list[CatalogVideo])
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,26 +79,30 @@ def parse_body(body: bytes, list_field: str) -> list[Any]:
 def _validate_items(
     items: list[Any],
     adapter: TypeAdapter[Any],
+    many: TypeAdapter[list[Any]],
     id_field: str,
     key_field: str,
     ctx: ValidationContext | None,
     device_of: Callable[[dict[str, Any]], str],
 ) -> Batch:
+    try:
+        # The common case, a clean batch, validates in one pass through pydantic-core.
+        models: list[Any] = many.validate_python(items)
+        results: list[Any] = models
+    except ValidationError:
+        results = [_one(adapter, item) for item in items]
     batch = Batch()
     seen: set[str] = set()
-    for index, item in enumerate(items):
+    window = _Window(ctx) if ctx is not None else None
+    for index, (item, model) in enumerate(zip(items, results, strict=True)):
         item_id = item.get(id_field) if isinstance(item, dict) else None
         item_id = item_id if isinstance(item_id, str) else None
-        try:
-            model = adapter.validate_python(item)
-        except ValidationError as exc:
-            batch.rejected.append(Rejected(index, item_id, "; ".join(error_messages(exc))))
+        if isinstance(model, ValidationError):
+            batch.rejected.append(Rejected(index, item_id, "; ".join(error_messages(model))))
             continue
-        if ctx is not None:
-            late = clock_error(model, ctx)
-            if late is not None:
-                batch.rejected.append(Rejected(index, item_id, late))
-                continue
+        if window is not None and not window.lo <= model.ts <= window.hi:
+            batch.rejected.append(Rejected(index, item_id, clock_error(model, window.ctx) or ""))
+            continue
         if item_id in seen:
             batch.duplicates += 1
             continue
@@ -106,16 +115,36 @@ def _validate_items(
     return batch
 
 
+def _one(adapter: TypeAdapter[Any], item: Any) -> Any:
+    try:
+        return adapter.validate_python(item)
+    except ValidationError as exc:
+        return exc
+
+
+class _Window:
+    """The accepted ts range of one request, computed once rather than per event."""
+
+    __slots__ = ("ctx", "hi", "lo")
+
+    def __init__(self, ctx: ValidationContext) -> None:
+        self.ctx = ctx
+        self.lo = ctx.now - ctx.max_age
+        self.hi = ctx.now + ctx.max_ahead
+
+
 def events_batch(body: bytes, ctx: ValidationContext) -> Batch:
     """Validate a ``POST /v1/events`` body; records are keyed by user_id."""
     items = parse_body(body, "events")
-    return _validate_items(items, EVENT, "event_id", "user_id", ctx, _device)
+    return _validate_items(items, EVENT, EVENTS, "event_id", "user_id", ctx, _device)
 
 
 def catalog_batch(body: bytes) -> Batch:
     """Validate a ``POST /v1/catalog/videos`` body; records are keyed by video_id."""
     items = parse_body(body, "videos")
-    return _validate_items(items, CATALOG_VIDEO, "video_id", "video_id", None, _no_device)
+    return _validate_items(
+        items, CATALOG_VIDEO, CATALOG_VIDEOS, "video_id", "video_id", None, _no_device
+    )
 
 
 def _device(item: dict[str, Any]) -> str:

@@ -35,7 +35,8 @@ class Services:
     monotonic: Callable[[], float] = time.monotonic
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
+    # async: FastAPI would run a plain def in a worker thread on every request.
     services: Services = request.app.state.services
     return services
 

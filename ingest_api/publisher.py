@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 
 from ingest_api.errors import BrokerUnavailable
+from ingest_api.lanes import Lane
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,10 @@ class Publisher(Protocol):
 class KafkaPublisher:
     """An idempotent acks=all producer that fails fast while the broker is away.
 
-    After a failed or timed-out publish it stops accepting work and probes the cluster every
+    Records of all concurrent requests share one open batch per partition (``Lane``). After
+    a failed or timed-out publish it stops accepting work and probes the cluster every
     ``probe_interval_s``; the first successful metadata request makes it available again.
+    More than ``max_pending_records`` awaiting acknowledgement is answered 503 at once.
     """
 
     def __init__(
@@ -50,7 +53,8 @@ class KafkaPublisher:
         topics: dict[str, int],
         produce_timeout_s: float = 5.0,
         probe_interval_s: float = 1.0,
-        linger_ms: int = 2,
+        linger_ms: int = 0,
+        max_pending_records: int = 200_000,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
@@ -63,6 +67,9 @@ class KafkaPublisher:
         self._partition_of: dict[tuple[str, bytes], int] = {}
         self._probe: asyncio.Task[None] | None = None
         self._topics_ready = False
+        self._lanes: dict[tuple[str, int], Lane] = {}
+        self._pending = 0
+        self.max_pending_records = max_pending_records
 
     @property
     def available(self) -> bool:
@@ -77,8 +84,10 @@ class KafkaPublisher:
             self._probe.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._probe
+        for lane in self._lanes.values():
+            await lane.cancel()
         if self._producer is not None:
-            with contextlib.suppress(KafkaError, asyncio.TimeoutError):
+            with contextlib.suppress(KafkaError, TimeoutError):
                 await asyncio.wait_for(self._producer.stop(), timeout=self.produce_timeout_s)
         self._available = False
 
@@ -86,35 +95,33 @@ class KafkaPublisher:
         producer = self._producer
         if not self._available or producer is None:
             raise BrokerUnavailable(retry_after_s=self.probe_interval_s * 2)
+        if self._pending + len(records) > self.max_pending_records:
+            # Overloaded: a fast 503 now beats a queue that times everyone out later.
+            raise BrokerUnavailable(retry_after_s=1.0)
+        partitions = self._partitions[topic]
+        now = time.time() * 1000
+        waits: set[asyncio.Future[None]] = set()
+        touched: set[Lane] = set()
+        for key, value in records:
+            lane = self._lane(producer, topic, self._partition(topic, key, partitions))
+            waits.add(lane.add(key, value, now))
+            touched.add(lane)
+        for lane in touched:
+            lane.kick()
+        self._pending += len(records)
         try:
-            futures = self._enqueue(producer, topic, records)
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=self.produce_timeout_s)
+            await asyncio.wait_for(asyncio.gather(*waits), timeout=self.produce_timeout_s)
         except (KafkaError, TimeoutError) as exc:
             self._mark_unavailable(exc)
             raise BrokerUnavailable(retry_after_s=self.probe_interval_s * 2) from exc
+        finally:
+            self._pending -= len(records)
 
-    def _enqueue(
-        self, producer: AIOKafkaProducer, topic: str, records: Sequence[Record]
-    ) -> list[asyncio.Future[Any]]:
-        # Batches built per partition: one accumulator entry per partition and request,
-        # instead of one per record, which is where send() spends its time.
-        partitions = self._partitions[topic]
-        by_partition: dict[int, list[Record]] = {}
-        for rec in records:
-            by_partition.setdefault(self._partition(topic, rec[0], partitions), []).append(rec)
-        futures: list[asyncio.Future[Any]] = []
-        now = time.time() * 1000
-        loop = asyncio.get_running_loop()
-        for partition, recs in by_partition.items():
-            batch = producer.create_batch()
-            for key, value in recs:
-                if batch.append(key=key, value=value, timestamp=now) is None:
-                    futures.append(_send(loop, producer, batch, topic, partition))
-                    batch = producer.create_batch()
-                    if batch.append(key=key, value=value, timestamp=now) is None:
-                        raise ValueError(f"record of {len(value)} bytes exceeds the batch size")
-            futures.append(_send(loop, producer, batch, topic, partition))
-        return futures
+    def _lane(self, producer: AIOKafkaProducer, topic: str, partition: int) -> Lane:
+        lane = self._lanes.get((topic, partition))
+        if lane is None:
+            lane = self._lanes[(topic, partition)] = Lane(producer, topic, partition)
+        return lane
 
     def _partition(self, topic: str, key: bytes, partitions: list[int]) -> int:
         # The Java client's murmur2, as Faust and every other consumer of the topic expect;
@@ -132,6 +139,8 @@ class KafkaPublisher:
         if self._available:
             log.warning("kafka unavailable, answering 503 until it is back: %r", exc)
         self._available = False
+        for lane in self._lanes.values():
+            lane.fail_pending(exc)
 
     async def _reconnect_loop(self) -> None:
         while True:
@@ -168,20 +177,6 @@ class KafkaPublisher:
         for topic in self.topics:
             parts = await self._producer.partitions_for(topic)
             self._partitions[topic] = sorted(parts)
-
-
-def _send(
-    loop: asyncio.AbstractEventLoop,
-    producer: AIOKafkaProducer,
-    batch: Any,
-    topic: str,
-    partition: int,
-) -> asyncio.Future[Any]:
-    async def go() -> Any:
-        delivered = await producer.send_batch(batch, topic, partition=partition)
-        return await delivered
-
-    return loop.create_task(go())
 
 
 async def ensure_topics(
