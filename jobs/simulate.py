@@ -38,17 +38,11 @@ from typing import Any, TextIO
 import httpx
 import orjson
 
-from jobs.audience import (
-    Audience,
-    Step,
-    Truth,
-    datetime_of,
-    default_run_tag,
-    iso,
-    measure_live_load,
-    ms_of,
-)
+from jobs.arrivals import measure_live_load
+from jobs.audience import Audience, default_run_tag
 from jobs.demo_catalog import build_demo_catalog
+from jobs.timeline import Step, datetime_of, iso, ms_of
+from jobs.truth import Truth
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 DEFAULT_BACKFILL_USERS = 50

@@ -1,90 +1,45 @@
 """A genuine single-node Apache Kafka broker (KRaft, broker and controller in one JVM) run from
-Maven Central jars, for machines without Docker.
+Maven Central jars, for machines without Docker: starting it, waiting until it answers, finding
+it again, and stopping it. This is what `watchflow kafka up|down|status` and the demo call.
 
 Everything lives under ``<data_dir>/kafka/``: ``server.properties``, ``log4j2.properties``,
 ``data/`` (the log dir), ``tmp/`` (the JVM's temp dir), ``broker.log`` (the JVM's stdout and
 stderr) and ``broker.json`` (pid, bootstrap and controller port of the running broker).
 
-Errors::
-
-    LocalKafkaError
-    ├── JavaUnavailableError   no java on PATH, or older than 17
-    ├── JarFetchError          mvn missing or failed (.output_tail)
-    ├── PortInUseError         the broker's port is taken (.host, .port)
-    └── BrokerStartError       format or start failed (.errors, .log_tail)
+The parts: ``watchflow.kafka_jars`` (the jars), ``watchflow.kafka_config`` (the broker's
+configuration), ``watchflow.kafka_host`` (Java, ports, locks, metadata probes) and
+``watchflow.kafka_errors`` (the error tree). The names callers use are exported from here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import concurrent.futures
 import contextlib
-import fcntl
-import hashlib
 import json
 import os
-import re
-import shutil
 import signal
-import socket
 import subprocess
 import time
-import uuid
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from watchflow.kafka_config import JVM_OPTIONS, new_cluster_id, packaged, server_properties
+from watchflow.kafka_errors import BrokerStartError, LocalKafkaError, PortInUseError
+from watchflow.kafka_host import answers_metadata, check_java, free_port, locked, port_is_free
+from watchflow.kafka_jars import KAFKA_VERSION, fetch_jars, jar_dir, jars_ready
 
-KAFKA_VERSION = "4.1.2"  # keep in step with watchflow/kafka/pom.xml
-# Measured on 2 cores: C1 only (TieredStopAtLevel=1) starts the broker ~0.4 s sooner with ~35 MB
-# less RSS, and the Python clients, not the broker, bound local throughput. SerialGC is the
-# leanest collector for a 512 MiB heap; Kafka's script defaults (1 GiB, G1) suit servers.
-JVM_OPTIONS = (
-    "-Xms256m",
-    "-Xmx512m",
-    "-XX:+UseSerialGC",
-    "-XX:TieredStopAtLevel=1",
-    "-XX:+ExitOnOutOfMemoryError",
-    "-Djava.awt.headless=true",
-)
-LOG_TAIL_LINES = 40
-
-
-class LocalKafkaError(Exception):
-    """Base of every error raised while fetching, starting or stopping the local broker."""
-
-
-class JavaUnavailableError(LocalKafkaError):
-    """No usable Java runtime (Kafka 4 brokers need Java 17 or newer)."""
-
-
-class JarFetchError(LocalKafkaError):
-    def __init__(self, message: str, output_tail: str = "") -> None:
-        super().__init__(f"{message}\n{output_tail}".rstrip())
-        self.output_tail = output_tail
-
-
-class PortInUseError(LocalKafkaError):
-    def __init__(self, host: str, port: int, kafka_answers: bool = False) -> None:
-        who = "a Kafka broker (started from another data dir?)" if kafka_answers else "a process"
-        super().__init__(
-            f"{host}:{port} is already in use by {who}; stop it, or choose another port "
-            "for the local Kafka broker"
-        )
-        self.host, self.port, self.kafka_answers = host, port, kafka_answers
-
-
-class BrokerStartError(LocalKafkaError):
-    def __init__(self, reason: str, output: str, source: str) -> None:
-        # A failed start logs its cause and then a long shutdown: the tail alone buries it.
-        self.errors, self.log_tail = _error_lines(output), _tail(output)
-        errors = f"--- errors in {source} ---\n{self.errors}\n" if self.errors else ""
-        super().__init__(f"{reason}\n{errors}--- last lines of {source} ---\n{self.log_tail}")
+__all__ = [
+    "KAFKA_VERSION",
+    "BrokerState",
+    "LocalKafka",
+    "LocalKafkaError",
+    "fetch_jars",
+    "free_port",
+    "jar_dir",
+    "kafka_down",
+    "kafka_status",
+    "kafka_up",
+]
 
 
 @dataclass(frozen=True)
@@ -94,105 +49,6 @@ class BrokerState:
     pid: int
     bootstrap: str
     controller_port: int
-
-
-def new_cluster_id() -> str:
-    """A random cluster id in Kafka's Uuid text form: 22 URL-safe base64 characters."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-
-
-def server_properties(
-    host: str, port: int, controller_port: int, log_dir: Path, overrides: Mapping[str, str] = {}
-) -> str:
-    """The server.properties text of a combined broker+controller with a one-voter quorum;
-    overrides come last, so they win (java.util.Properties keeps the last value of a key)."""
-    if "," in str(log_dir):
-        raise ValueError(f"Kafka's log.dirs cannot hold a path with a comma: {log_dir}")
-    text = _packaged("server.properties.template").format(
-        host=host, port=port, controller_port=controller_port, log_dir=_escape(str(log_dir))
-    )
-    return text + "".join(f"{_escape(k)}={_escape(v)}\n" for k, v in overrides.items())
-
-
-def _escape(text: str) -> str:
-    # Kafka loads .properties as ISO-8859-1 with backslash escapes: write ASCII only.
-    def char(c: str) -> str:
-        if " " <= c <= "~":
-            return c
-        units = c.encode("utf-16-be").hex()
-        return "".join(f"\\u{units[i : i + 4]}" for i in range(0, len(units), 4))
-
-    return "".join(map(char, text.replace("\\", "\\\\")))
-
-
-def java_major_version(version_output: str) -> int | None:
-    """The major version from ``java -version`` output ('1.8.0_292' is 8, '17.0.15' is 17)."""
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_output)
-    if match is None:
-        return None
-    major = int(match.group(1))
-    return int(match.group(2) or 0) if major == 1 else major
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on host that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(host: str, port: int) -> bool:
-    """Whether a listener could bind host:port (SO_REUSEADDR, as the JVM binds)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def jar_dir(cache_dir: Path) -> Path:
-    """Where the broker's jars live inside cache_dir (one directory per Kafka version)."""
-    return cache_dir / f"kafka-{KAFKA_VERSION}" / "libs"
-
-
-def jars_ready(cache_dir: Path) -> bool:
-    """Whether a complete download of the current POM's jars is in cache_dir."""
-    marker = jar_dir(cache_dir) / ".complete"
-    return marker.is_file() and marker.read_text() == _pom_digest()
-
-
-def fetch_jars(cache_dir: Path, mvn: str = "mvn") -> Path:
-    """Copy the broker's runtime classpath from Maven Central into ``jar_dir(cache_dir)`` once,
-    and return that directory. An interrupted download is redone from scratch."""
-    libs = jar_dir(cache_dir)
-    if jars_ready(cache_dir):
-        return libs
-    libs.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(libs.parent / ".lock"):
-        if jars_ready(cache_dir):
-            return libs
-        shutil.rmtree(libs, ignore_errors=True)
-        libs.mkdir()
-        pom = libs.parent / "pom.xml"  # mvn runs beside a copy: the package may be read-only
-        pom.write_text(_packaged("pom.xml"))
-        command = [mvn, "-q", "-B", "-f", str(pom)]
-        command += ["org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"]
-        command += [f"-DoutputDirectory={libs}", "-DincludeScope=runtime"]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-        except FileNotFoundError:
-            raise JarFetchError(
-                f"Maven ({mvn}) is needed once to fetch the Kafka jars; install it"
-            ) from None
-        except subprocess.TimeoutExpired:
-            raise JarFetchError("mvn did not finish in 30 minutes") from None
-        if done.returncode != 0 or not (libs / f"kafka_2.13-{KAFKA_VERSION}.jar").is_file():
-            tail = _tail(done.stdout + done.stderr)
-            raise JarFetchError(f"mvn failed (exit {done.returncode}) fetching Kafka jars", tail)
-        (libs / ".complete").write_text(_pom_digest())
-    return libs
 
 
 class LocalKafka:
@@ -233,7 +89,7 @@ class LocalKafka:
         """Start the broker unless it runs already; return its bootstrap address once it
         answers metadata requests."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        with _locked(self.dir / ".lock"):
+        with locked(self.dir / ".lock"):
             state = self.status()
             if state is not None:
                 self._wait_ready(state)
@@ -241,7 +97,7 @@ class LocalKafka:
             check_java(self.java)
             port = self.port or free_port(self.host)
             if not port_is_free(self.host, port):
-                kafka_answers = _run(_answers_metadata(f"{self.host}:{port}", timeout_ms=1000))
+                kafka_answers = answers_metadata(f"{self.host}:{port}", timeout_ms=1000)
                 raise PortInUseError(self.host, port, kafka_answers)
             cport = self.controller_port or free_port(self.host)
             if not port_is_free(self.host, cport) or cport == port:
@@ -261,7 +117,7 @@ class LocalKafka:
         """Stop the broker (SIGTERM, then SIGKILL after grace_s); False if none was running."""
         if not self.dir.is_dir():
             return False
-        with _locked(self.dir / ".lock"):
+        with locked(self.dir / ".lock"):
             state = self.status()
             if state is None:
                 return False
@@ -298,7 +154,7 @@ class LocalKafka:
 
     def _write_config(self, port: int, controller_port: int) -> None:
         (self.dir / "tmp").mkdir(exist_ok=True)
-        (self.dir / "log4j2.properties").write_text(_packaged("log4j2.properties"))
+        (self.dir / "log4j2.properties").write_text(packaged("log4j2.properties"))
         text = server_properties(
             self.host, port, controller_port, self.dir / "data", self.overrides
         )
@@ -337,24 +193,10 @@ class LocalKafka:
             if not _alive(state.pid):
                 code = _children[state.pid].returncode if state.pid in _children else None
                 raise fail(f"the Kafka broker exited during startup (exit code {code})")
-            if _run(_answers_metadata(state.bootstrap)):
+            if answers_metadata(state.bootstrap):
                 return
             time.sleep(0.2)
         raise fail(f"the Kafka broker did not answer within {self.startup_timeout_s:.0f} s")
-
-
-def check_java(java: str = "java") -> None:
-    """Raise JavaUnavailableError unless ``java`` runs and is version 17 or newer."""
-    try:
-        done = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
-    except FileNotFoundError:
-        raise JavaUnavailableError(
-            f"'{java}' not found: the local Kafka broker needs Java 17+ "
-            "(e.g. apt-get install openjdk-17-jre-headless)"
-        ) from None
-    major = java_major_version(done.stderr + done.stdout)
-    if major is None or major < 17:
-        raise JavaUnavailableError(f"the local Kafka broker needs Java 17+, found: {done.stderr}")
 
 
 def kafka_up(data_dir: Path, cache_dir: Path, port: int, echo: Callable[[str], None]) -> str:
@@ -388,7 +230,7 @@ def kafka_status(data_dir: Path) -> str | None:
     state = LocalKafka(data_dir, Path()).status()
     if state is None:
         return None
-    answers = "answers" if _run(_answers_metadata(state.bootstrap)) else "does not answer yet"
+    answers = "answers" if answers_metadata(state.bootstrap) else "does not answer yet"
     return f"Kafka {KAFKA_VERSION} broker pid {state.pid} at {state.bootstrap} ({answers})"
 
 
@@ -428,69 +270,3 @@ def _read_state(path: Path) -> BrokerState | None:
         return BrokerState(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
         return None
-
-
-async def _answers_metadata(bootstrap: str, timeout_ms: int = 5000) -> bool:
-    """Whether a Metadata request to bootstrap lists at least one broker."""
-    host, _, port = bootstrap.rpartition(":")
-    try:  # plain TCP first: aiokafka logs an error for every refused connection
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), 2.0)
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    await writer.wait_closed()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
-    try:
-        await admin.start()
-        cluster = await admin.describe_cluster()
-        return bool(cluster["brokers"])
-    except (KafkaError, OSError, TimeoutError):
-        return False
-    finally:
-        await admin.close()
-
-
-def _run(coro: Coroutine[Any, Any, bool]) -> bool:
-    """Run coro to completion, also when called from inside a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock so two `watchflow kafka up` runs cannot race each other."""
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
-def _packaged(name: str) -> str:
-    return resources.files("watchflow").joinpath("kafka", name).read_text()
-
-
-def _pom_digest() -> str:
-    return hashlib.sha256(_packaged("pom.xml").encode()).hexdigest()
-
-
-def _tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
-    return "\n".join(re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines()[-lines:])
-
-
-def _error_lines(log: str, limit: int = 12) -> str:
-    """ERROR/FATAL lines of a Kafka log, each with its exception and 'Caused by' lines,
-    without repeats (Kafka logs one cause at every layer it passes through)."""
-    picked: dict[str, None] = {}
-    after_error = False
-    for line in log.splitlines():
-        if re.match(r"\[[^]]*\] (ERROR|FATAL) ", line):
-            picked[line.split("] ", 1)[1]] = None
-            after_error = True
-        elif line.startswith("Caused by: ") or (after_error and not line.startswith(("\t", "["))):
-            picked[line] = None
-        elif not line.startswith("\t"):
-            after_error = False
-    return "\n".join(list(picked)[:limit])

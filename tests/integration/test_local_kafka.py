@@ -15,7 +15,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
-from watchflow.local_kafka import BrokerStartError, LocalKafka, PortInUseError, free_port
+from watchflow.kafka_errors import BrokerStartError, PortInUseError
+from watchflow.kafka_host import free_port
+from watchflow.local_kafka import LocalKafka
 
 pytestmark = pytest.mark.integration
 
@@ -119,13 +121,19 @@ async def test_creates_compacted_changelog_topic(kafka_bootstrap: str) -> None:
     await create_topic(kafka_bootstrap, compacted)
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
+    entries: dict[str, str] = {}
     try:
-        [response] = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, topic, {"cleanup.policy": None})]
-        )
+        # A new topic's configs can lag its creation by a moment: poll, don't sleep.
+        for _ in range(50):
+            [response] = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic, {"cleanup.policy": None})]
+            )
+            entries = {entry[0]: entry[1] for entry in response.resources[0][4]}
+            if entries:
+                break
+            await asyncio.sleep(0.2)
     finally:
         await admin.close()
-    entries = {entry[0]: entry[1] for entry in response.resources[0][4]}
     assert entries["cleanup.policy"] == "compact"
 
 

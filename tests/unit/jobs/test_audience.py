@@ -1,8 +1,7 @@
-"""The simulated audience: behaviour that looks like players, and a truth that adds up."""
+"""The simulated audience: behaviour that looks like players, and events that reveal the truth."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -12,18 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ingest_api.contract import CATALOG_VIDEO, EVENT, ValidationContext
-from jobs.audience import (
-    HEARTBEAT_MS,
-    Audience,
-    Player,
-    Step,
-    Truth,
-    Viewer,
-    measure_live_load,
-    ms_of,
-)
-from jobs.demo_catalog import Catalog, Kind, build_demo_catalog
+from ingest_api.contract import EVENT, ValidationContext
+from jobs.audience import Audience
+from jobs.demo_catalog import build_demo_catalog
+from jobs.timeline import HEARTBEAT_MS, Step, ms_of
+from jobs.truth import Truth
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 CATALOG = build_demo_catalog()
@@ -72,37 +64,6 @@ def _sessions(steps: Iterable[Step]) -> dict[str, list[dict[str, Any]]]:
 
 def _ts(e: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(e["ts"])
-
-
-# -- the catalog --------------------------------------------------------------------------
-
-
-def test_the_demo_catalog_is_the_same_every_time_and_valid_for_the_api() -> None:
-    again = build_demo_catalog()
-    assert [v.catalog_doc() for v in again.videos] == [v.catalog_doc() for v in CATALOG.videos]
-    for v in CATALOG.videos:
-        CATALOG_VIDEO.validate_python(v.catalog_doc())
-    durations = [v.duration_s for v in CATALOG.videos]
-    assert min(durations) >= 180 and max(durations) <= 7200
-    assert {v.kind for v in CATALOG.videos} == set(Kind)
-    assert sum(1 for v in CATALOG.videos if v.chapters) >= 10
-    assert len({v.creator_id for v in CATALOG.videos}) >= 5
-
-
-def test_series_and_courses_play_in_order() -> None:
-    first = CATALOG.get("lighthouse-s01e08")
-    nxt = CATALOG.next_after(first.video_id)
-    assert nxt is not None and (nxt.season, nxt.episode) == (2, 1)
-    lessons = CATALOG.sequence("course-py-data")
-    assert [v.lesson_order for v in lessons] == list(range(1, len(lessons) + 1))
-    assert len({v.module_id for v in lessons}) == 4
-    assert CATALOG.next_after(lessons[-1].video_id) is None
-    assert CATALOG.next_after("film-01") is None
-
-
-def test_a_catalog_refuses_duplicate_ids() -> None:
-    with pytest.raises(ValueError, match="unique"):
-        Catalog([CATALOG.videos[0], CATALOG.videos[0]])
 
 
 # -- behaviour ----------------------------------------------------------------------------
@@ -214,150 +175,6 @@ def test_viewers_watch_at_their_local_evening_hours_more_than_at_dawn(crowd: lis
             local = _ts(e).astimezone(ZoneInfo(e["context"]["tz"]))
             hours[local.hour] += 1
     assert sum(hours[h] for h in range(19, 23)) > 4 * sum(hours[h] for h in range(2, 6))
-
-
-def test_live_viewers_arrive_so_the_rate_holds_from_the_first_seconds() -> None:
-    load = measure_live_load(CATALOG)
-    rate = 150.0
-    viewers = load.viewers_for(rate)
-    audience = Audience(CATALOG, size=viewers, seed=2, tag="t")
-    per_10s: Counter[int] = Counter()
-    for s in audience.live(
-        NOW, NOW + timedelta(seconds=120), viewers, load.arrivals_ms(rate, viewers)
-    ):
-        if s.event is not None:
-            per_10s[(s.at_ms - ms_of(NOW)) // 10_000] += 1
-    rates = [per_10s[i] / 10 for i in range(12)]
-    assert all(0.8 * rate <= r <= 1.2 * rate for r in rates), rates
-
-
-# -- the truth on scripted viewers --------------------------------------------------------
-
-VIDEO = CATALOG.get("short-01")  # a few minutes
-
-
-def _player(truth_threshold: float | None = None) -> tuple[Player, list[Step], Truth]:
-    viewer = Viewer(0, CATALOG, seed=1, tag="script")
-    viewer.profile = dataclasses.replace(
-        viewer.profile, rate_pm=1000, completion_threshold=truth_threshold
-    )
-    steps: list[Step] = []
-    player = Player(viewer, VIDEO, viewer.profile.devices[0], ms_of(NOW), 0, "search", steps)
-    player.emit("start", duration_s=VIDEO.duration_s)
-    player.wait(400)
-    player.emit("play")
-    return player, steps, Truth([viewer.profile])
-
-
-def _truth_of(steps: list[Step], truth: Truth) -> dict[str, Any]:
-    for s in steps:
-        truth.apply(s)
-    (user,) = truth.to_json()["users"].values()
-    return dict(user)
-
-
-def test_a_pause_adds_no_watch_time() -> None:
-    player, steps, truth = _player()
-    player.play_for(30_000)
-    player.emit("pause")
-    player.wait(90_000)
-    player.emit("play")
-    player.play_for(20_000)
-    player.emit("stop")
-    user = _truth_of(steps, truth)
-    video = user["videos"][VIDEO.video_id]
-    assert video["watch_time_s"] == 50.0
-    assert video["played_intervals"] == [[0.0, 50.0]]
-    assert video["position_s"] == 50.0
-    (session,) = user["sessions"]
-    assert session["end"] == "stop" and session["startup_time_s"] == 0.4
-    # No heartbeat during the pause.
-    assert [s.kind for s in steps].count("heartbeat") == 3 + 2
-
-
-def test_seeking_ahead_adds_no_coverage_and_seeking_back_adds_no_coverage_either() -> None:
-    player, steps, truth = _player()
-    player.play_for(20_000)
-    player.seek(100_000)
-    player.play_for(10_000)
-    player.seek(5_000)
-    player.play_for(10_000)
-    player.emit("stop")
-    video = _truth_of(steps, truth)["videos"][VIDEO.video_id]
-    assert video["watch_time_s"] == 40.0
-    assert video["played_intervals"] == [[0.0, 20.0], [100.0, 110.0]]
-    assert video["coverage"] == pytest.approx(30.0 / VIDEO.duration_s)
-    assert video["played_s"] == 40.0
-
-
-def test_at_2x_a_media_second_takes_half_a_wall_second() -> None:
-    player, steps, truth = _player()
-    player.play_for(10_000)
-    player.change_rate(2000)
-    player.play_for(30_000)
-    player.emit("stop")
-    video = _truth_of(steps, truth)["videos"][VIDEO.video_id]
-    assert video["watch_time_s"] == 40.0
-    assert video["played_intervals"] == [[0.0, 70.0]]
-    beats = [s.event for s in steps if s.kind == "heartbeat" and s.event is not None]
-    assert [b["position_s"] for b in beats] == [10.0, 30.0, 50.0, 70.0]
-
-
-def test_buffering_is_not_watching_but_is_rebuffer_time() -> None:
-    player, steps, truth = _player()
-    player.play_for(15_000)
-    player.buffer(3_000)
-    player.play_for(15_000)
-    player.emit("stop")
-    user = _truth_of(steps, truth)
-    assert user["videos"][VIDEO.video_id]["watch_time_s"] == 30.0
-    assert user["sessions"][0]["rebuffer_time_s"] == 3.0
-
-
-def test_finishing_completes_a_cycle_and_a_rewatch_opens_the_next() -> None:
-    player, steps, truth = _player()
-    player.play_for(int(VIDEO.duration_s * 1000))
-    player.emit("ended")
-    player.emit("stop")
-    viewer = player.viewer
-    again = Player(viewer, VIDEO, player.device, player.t + 60_000, 0, "rewatch", steps)
-    again.emit("start", duration_s=VIDEO.duration_s)
-    again.emit("play")
-    again.play_for(60_000)
-    again.emit("stop")
-    video = _truth_of(steps, truth)["videos"][VIDEO.video_id]
-    assert video["completed_count"] == 1 and video["status"] == "completed"
-    assert video["cycle"] == 1
-    assert video["cycle_coverage"] == pytest.approx(60_000 / (VIDEO.duration_s * 1000))
-    assert video["coverage"] == 1.0
-    assert video["sessions"] == 2
-    assert video["resume_position_s"] == 60.0
-
-
-def test_a_cycle_completes_at_the_users_threshold() -> None:
-    player, steps, truth = _player(truth_threshold=0.8)
-    player.play_for(int(VIDEO.duration_s * 800) - 1_000)
-    player.emit("pause")
-    user = _truth_of(steps, truth)
-    assert user["videos"][VIDEO.video_id]["completed_count"] == 0
-    player.emit("play")
-    player.play_for(1_000)
-    player.emit("stop")
-    truth2 = Truth([player.viewer.profile])
-    video = _truth_of(steps, truth2)["videos"][VIDEO.video_id]
-    assert video["completed_count"] == 1
-    assert video["resume_position_s"] == 0.0  # completion clears the resume point
-
-
-def test_leaving_without_a_word_counts_play_the_player_never_reported() -> None:
-    player, steps, truth = _player()
-    player.play_for(27_000)
-    player.silent()
-    user = _truth_of(steps, truth)
-    reported = max(s.position_ms for s in steps if s.event is not None)
-    assert reported == 20_000
-    assert user["videos"][VIDEO.video_id]["watch_time_s"] == 27.0
-    assert user["sessions"][0]["end"] == "idle"
 
 
 # -- the truth against what the events reveal ---------------------------------------------

@@ -25,7 +25,8 @@ from ingest_api.deps import Services
 from ingest_api.errors import BrokerUnavailable
 from ingest_api.rate_limit import RateLimiter
 from ingest_api.settings import ApiSettings
-from jobs.audience import Audience, Step, Truth, measure_live_load
+from jobs.arrivals import measure_live_load
+from jobs.audience import Audience
 from jobs.demo_catalog import build_demo_catalog
 from jobs.simulate import (
     ApiUnreachable,
@@ -40,6 +41,8 @@ from jobs.simulate import (
     simulate,
     summary,
 )
+from jobs.timeline import Step
+from jobs.truth import Truth
 from tests.support.servers import free_port, serve
 
 KEY = "wk_sim_test"
