@@ -110,5 +110,9 @@ class _CountRequests:
             await self.app(scope, receive, counting_send)
         finally:
             route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = getattr(route, "path", None)
+            if path is None:
+                # Plain Starlette routes (the ingest endpoints) set no "route"; they have no
+                # path parameters, so the path itself is the template.
+                path = scope["path"] if "endpoint" in scope else "unmatched"
             self.metrics.requests.labels(path, str(status)).inc()

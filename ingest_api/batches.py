@@ -60,10 +60,14 @@ class Batch:
 def parse_body(body: bytes, list_field: str) -> list[Any]:
     """The JSON object's ``list_field`` array, or RequestRejected (400 / 422)."""
     try:
-        # NaN and Infinity parse here so that validation can reject them per event, by field.
-        doc = from_json(body, allow_inf_nan=True)
-    except ValueError as exc:
-        raise RequestRejected(400, f"malformed JSON: {exc}") from exc
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            # Not strict JSON: perhaps NaN or Infinity, which parse here so that validation
+            # rejects them per event, by field. orjson first: it is ~3x faster.
+            doc = from_json(body, allow_inf_nan=True)
+        except ValueError as exc:
+            raise RequestRejected(400, f"malformed JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise RequestRejected(422, f'body: expected an object {{"{list_field}": [...]}}')
     items = doc.get(list_field)

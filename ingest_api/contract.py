@@ -129,13 +129,19 @@ PositiveSeconds = Annotated[float, Field(gt=0.0, le=MAX_MEDIA_SECONDS, allow_inf
 Rate = Annotated[float, Field(gt=0.0, le=16.0, allow_inf_nan=False)]
 
 
+_KNOWN_ZONES: set[str] = set()
+
+
 def _check_tz(name: str | None) -> str | None:
-    if name is None:
-        return None
+    # Every event may carry a tz: remember the good names so the common case is a set lookup.
+    if name is None or name in _KNOWN_ZONES:
+        return name
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    if len(_KNOWN_ZONES) < 10_000:
+        _KNOWN_ZONES.add(name)
     return name
 
 
