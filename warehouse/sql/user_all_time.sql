@@ -1,0 +1,84 @@
+-- user_all_time: per user, over all time (SPEC §5).
+-- Grain: user; unpartitioned; recomputed for the users in `scope`.
+-- videos_watched / videos_completed are distinct over all time;
+-- completion_rate = videos_completed / videos_watched.
+-- longest_streak_days, streak_last_day, streak_last_days: runs of consecutive local days with
+--   the daily goal met (from `streaks`, computed by warehouse.streaks over user_daily). The
+--   current streak depends on today's date, so readers derive it: streak_last_days if
+--   streak_last_day is today or yesterday in the user's tz, else 0.
+-- favorite_channels  up to 3 catalog channels with the most watch time (ties: by name)
+-- favorite_hours     up to 3 local hours of day (0..23) with the most watch time (ties: earlier)
+-- Inputs: user_activity, user_daily, catalog, streaks, scope(user_id).
+WITH a AS (
+    SELECT * FROM user_activity WHERE user_id IN (SELECT user_id FROM scope)
+),
+d AS (
+    SELECT * FROM user_daily WHERE user_id IN (SELECT user_id FROM scope)
+),
+watching AS (
+    SELECT
+        user_id,
+        sum(watch_time_s::DECIMAL(18, 3)) / 60 AS watch_time_min,
+        sum(sessions) AS sessions,
+        count(DISTINCT video_id) AS videos_watched,
+        count(DISTINCT video_id) FILTER (WHERE completed_views > 0) AS videos_completed
+    FROM a
+    GROUP BY user_id
+),
+days AS (
+    SELECT
+        user_id,
+        arg_max(tz, day) AS tz,
+        min(day) AS first_day,
+        max(day) AS last_day,
+        count(*) AS days_active,
+        count(*) FILTER (WHERE goal_met) AS goal_met_days
+    FROM d
+    GROUP BY user_id
+),
+channels AS (
+    -- top 3 by watch time, ties by name (list_sort of structs sorts field by field)
+    SELECT
+        user_id,
+        list_transform(list_sort(list({'neg_w': -w, 'channel': channel}))[1:3], lambda x: x.channel)
+            AS favorite_channels
+    FROM (
+        SELECT a.user_id, c.channel, sum(a.watch_time_s::DECIMAL(18, 3)) AS w
+        FROM a
+        JOIN catalog c USING (video_id)
+        WHERE c.channel IS NOT NULL
+        GROUP BY a.user_id, c.channel
+    )
+    GROUP BY user_id
+),
+hours AS (
+    SELECT
+        user_id,
+        list_transform(list_sort(list({'neg_w': -w, 'hour': hour}))[1:3], lambda x: x.hour)
+            AS favorite_hours
+    FROM (SELECT user_id, hour, sum(watch_time_s::DECIMAL(18, 3)) AS w FROM a GROUP BY user_id, hour)
+    GROUP BY user_id
+)
+SELECT
+    w.user_id,
+    d.tz,
+    d.first_day,
+    d.last_day,
+    d.days_active,
+    w.watch_time_min,
+    w.sessions,
+    w.watch_time_min / w.sessions AS avg_session_min,
+    w.videos_watched,
+    w.videos_completed,
+    w.videos_completed / w.videos_watched AS completion_rate,
+    d.goal_met_days,
+    coalesce(s.longest_streak_days, 0) AS longest_streak_days,
+    s.streak_last_day,
+    coalesce(s.streak_last_days, 0) AS streak_last_days,
+    coalesce(c.favorite_channels, []) AS favorite_channels,
+    h.favorite_hours
+FROM watching w
+JOIN days d USING (user_id)
+LEFT JOIN streaks s USING (user_id)
+LEFT JOIN channels c USING (user_id)
+LEFT JOIN hours h USING (user_id)
