@@ -72,6 +72,19 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from streams.main import run
+    from streams.settings import WorkerSettings
+
+    overrides: dict[str, object] = {"log_level": args.log_level}
+    if args.web_port is not None:
+        overrides["worker_web_port"] = args.web_port
+    if args.data_dir is not None:
+        overrides["data_dir"] = Path(args.data_dir)
+    settings = WorkerSettings(**overrides)  # type: ignore[arg-type]
+    return run(settings)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from watchflow import demo
 
@@ -105,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     api.add_argument("--port", type=int, default=None, help="default: WATCHFLOW_API_PORT or 8000")
     api.add_argument("--workers", type=int, default=1, help="API processes (one per core)")
     api.set_defaults(handler=cmd_api)
+
+    worker = sub.add_parser("worker", help="a stream worker: watch state, milestones, live reads")
+    worker.add_argument(
+        "--web-port", type=int, default=None, help="default: WATCHFLOW_WORKER_WEB_PORT or 6066"
+    )
+    worker.add_argument("--data-dir", default=None, help="default: WATCHFLOW_DATA_DIR")
+    worker.set_defaults(handler=cmd_worker)
 
     from jobs import simulate
 

@@ -1,0 +1,72 @@
+"""The one place the worker is wired: settings in, a Faust app with everything on it out."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import faust
+
+from streams import agents, catalog_feed, reads, tables
+from streams.model.catalog import Catalog
+from streams.model.rules import Rules
+from streams.processor import Processor
+from streams.settings import WorkerSettings
+
+
+@dataclass(frozen=True)
+class Worker:
+    app: faust.App
+    processor: Processor
+    tables: tables.Tables
+
+
+def create_faust_app(settings: WorkerSettings) -> faust.App:
+    """The bare Faust app: connection, storage and web settings, nothing defined on it yet."""
+    return faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="rocksdb://",
+        datadir=str(settings.state_dir),
+        topic_partitions=settings.partitions,
+        topic_disable_leader=True,
+        table_standby_replicas=settings.standby_replicas,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=settings.commit_interval_s,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
+        broker_max_poll_records=500,
+        producer_linger=0.005,
+        web_enabled=True,
+        web_host=settings.worker_web_host,
+        web_port=settings.worker_web_port,
+        web_bind=settings.worker_web_host,
+        canonical_url=settings.canonical_url,
+        # /table/{name}/{key}/ would expose raw state without scoping; reads go through ours.
+        web_tables_enabled=False,
+    )
+
+
+def create_app(settings: WorkerSettings) -> Worker:
+    """The worker's Faust app with its tables, agent, idle sweep, catalog and live reads."""
+    app = create_faust_app(settings)
+    t = tables.define(app, settings.partitions)
+    catalog = Catalog()
+    proc = Processor(
+        t.videos,
+        t.users,
+        t.history,
+        catalog,
+        Rules(idle_timeout_s=settings.idle_timeout_s),
+        settings.partitions,
+        settings.history_size,
+    )
+    ready = asyncio.Event()
+    agents.install(app, proc, t, ready, settings.idle_sweep_s)
+    reads.install(app, proc, t.users)
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_catalog() -> None:
+        await catalog_feed.follow(settings.kafka_bootstrap, catalog, ready)
+
+    return Worker(app, proc, t)

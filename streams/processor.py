@@ -1,0 +1,247 @@
+"""One worker's share of watch state: decoded event in, writes and outputs out.
+
+``Processor`` drives the pure model (``streams.model``) over three key-value stores (the
+Faust tables in production, dicts in tests) and keeps what makes the hot path cheap:
+
+- the decoded states of keys with an open session, per partition (``OpenSessions``), which
+  is also the index the idle sweep scans — never the whole table;
+- each user's completion threshold, so a heartbeat never decodes the user state;
+- per partition, the event-time watermark (the highest ``ts`` seen) the sweep closes by.
+
+A transition is two calls: ``advance``/``sweep`` compute a ``Step`` (new values, records to
+emit) without changing anything; ``apply`` writes it and updates the caches. The worker
+emits a step's records, and waits for Kafka to acknowledge them, *between* the two: the
+state that remembers "milestone sent" is never written before the milestone is durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol, cast
+
+import orjson
+
+from ingest_api.contract import (
+    ErrorEvent,
+    MilestoneRecord,
+    PlaybackEvent,
+    SeekEvent,
+    SessionRecord,
+    StartEvent,
+)
+from streams import tables
+from streams.idle import OpenSessions
+from streams.model import codec, preferences, user_state, watch_state
+from streams.model.catalog import Catalog, meta_from_start
+from streams.model.outputs import Outputs
+from streams.model.rules import Rules, Threshold
+from streams.model.user_state import UserState
+from streams.model.video_state import VideoState
+from streams.model.watch_state import VideoEvent
+from streams.records import Event
+
+_PLAYBACK = (StartEvent, SeekEvent, ErrorEvent, PlaybackEvent)
+_MAX_THRESHOLDS = 200_000  # cached thresholds before the cache starts over
+
+
+class Store(Protocol):
+    """The two operations the processor needs of a table (Faust tables and dicts have them)."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def __setitem__(self, key: bytes, value: bytes) -> None: ...
+
+
+@dataclass
+class Step:
+    """What one event (or one idle close) changes: values to write and records to emit."""
+
+    partition: int
+    videos: dict[bytes, VideoState] = field(default_factory=dict)
+    users: dict[bytes, UserState] = field(default_factory=dict)
+    history: dict[bytes, bytes] = field(default_factory=dict)
+    milestones: list[MilestoneRecord] = field(default_factory=list)
+    sessions: list[SessionRecord] = field(default_factory=list)
+    watermark_ms: int = 0
+
+    @property
+    def emits(self) -> bool:
+        return bool(self.milestones or self.sessions)
+
+    @property
+    def writes(self) -> bool:
+        return bool(self.videos or self.users or self.history)
+
+
+class Processor:
+    def __init__(
+        self,
+        videos: Store,
+        users: Store,
+        history: Store,
+        catalog: Catalog,
+        rules: Rules,
+        partitions: int,
+        history_size: int = 100,
+    ) -> None:
+        self.videos, self.users, self.history = videos, users, history
+        self.catalog = catalog
+        self.rules = rules
+        self.partitions = partitions
+        self.history_size = history_size
+        self.open = OpenSessions(rules.idle_ms)
+        self._thresholds: dict[bytes, Threshold] = {}
+
+    # -- reads -------------------------------------------------------------------------
+
+    def video(self, key: bytes, partition: int | None = None) -> VideoState | None:
+        """The (user, video) state under ``key``, from the open-session cache or the table."""
+        if partition is None:
+            partition = tables.partition_of(tables.user_of(key), self.partitions)
+        st = self.open.get(partition, key)
+        if st is not None:
+            return st
+        raw = self.videos.get(key)
+        return None if raw is None else codec.decode_video(raw)
+
+    def user(self, user: bytes) -> UserState | None:
+        raw = self.users.get(user)
+        return None if raw is None else codec.decode_user(raw)
+
+    def sessions_of(self, user: bytes) -> list[dict[str, object]]:
+        """The user's latest closed sessions, newest first (SessionRecord JSON objects)."""
+        raw = self.history.get(user)
+        return [] if raw is None else list(orjson.loads(raw))
+
+    def threshold(self, user: bytes) -> Threshold:
+        th = self._thresholds.get(user)
+        if th is None:
+            st = self.user(user)
+            th = preferences.completion_threshold(st.prefs if st else user_state.EMPTY.prefs)
+            if len(self._thresholds) >= _MAX_THRESHOLDS:
+                self._thresholds.clear()
+            self._thresholds[user] = th
+        return th
+
+    # -- transitions ---------------------------------------------------------------------
+
+    def advance(self, ev: Event, partition: int, *, rewrite: bool = False) -> Step:
+        """Fold one event into the state of its user (and video). Changes nothing yet.
+
+        A duplicate (or otherwise no-op) event yields a step with no writes — unless
+        ``rewrite``: then the current values of the keys it touches are written again (used
+        while re-reading offsets a crashed run may have processed; see docs/stream-worker.md).
+        """
+        step = Step(partition, watermark_ms=round(ev.ts.timestamp() * 1000))
+        uid = ev.user_id.encode()
+        user: UserState | None = None
+        if not isinstance(ev, _PLAYBACK):
+            old = self.user(uid)
+            user = user_state.advance(old, ev, self.catalog, self.rules)
+            if user is not old or (rewrite and old is not None):
+                step.users[uid] = user
+        video_id = watch_state.video_id_of(ev)
+        if video_id is None:
+            return step
+        if isinstance(ev, StartEvent) and self.catalog.video(video_id) is None:
+            self.catalog.upsert(meta_from_start(ev))
+        key = tables.video_key(ev.user_id, video_id)
+        old_v = self.video(key, partition)
+        meta = self.catalog.video(video_id)
+        new_v, out = watch_state.advance(
+            old_v,
+            cast(VideoEvent, ev),  # it names a video: playback or a video action
+            self.threshold(uid),
+            self.rules,
+            catalog_duration_s=meta.duration_s if meta else None,
+        )
+        if new_v is not old_v or (rewrite and old_v is not None):
+            step.videos[key] = new_v
+        if rewrite and user is None and (old_u := self.user(uid)) is not None:
+            step.users[uid] = old_u
+        self._outputs(step, uid, user, out, rewrite)
+        return step
+
+    def sweep(self, partition: int) -> Step | None:
+        """Close the sessions of ``partition`` idle at its watermark; None if none are."""
+        wm = self.open.watermark(partition)
+        due = self.open.due(partition)
+        if not due:
+            return None
+        now = datetime.fromtimestamp(wm / 1000, UTC)
+        step = Step(partition, watermark_ms=wm)
+        for key, st in due:
+            user_id, video_id = tables.split_video_key(key)
+            new, out = watch_state.close_idle(
+                st, now, user_id=user_id, video_id=video_id, rules=self.rules
+            )
+            if new is st:
+                continue
+            step.videos[key] = new
+            uid = user_id.encode()
+            self._outputs(step, uid, step.users.get(uid), out, rewrite=False)
+        return step
+
+    def _outputs(
+        self, step: Step, uid: bytes, user: UserState | None, out: Outputs, rewrite: bool
+    ) -> None:
+        if not out:
+            return
+        step.milestones.extend(out.milestones)
+        step.sessions.extend(out.sessions)
+        if out.activity:
+            old = user if user is not None else self.user(uid)
+            new = old
+            for act in out.activity:
+                new = user_state.note_activity(new, act, self.catalog, self.rules)
+            if new is not old or rewrite:
+                step.users[uid] = new if new is not None else user_state.EMPTY
+        if out.sessions:
+            step.history[uid] = self._with_sessions(uid, out.sessions, step.history.get(uid))
+
+    def _with_sessions(
+        self, uid: bytes, recs: Iterable[SessionRecord], pending: bytes | None
+    ) -> bytes:
+        raw = pending if pending is not None else self.history.get(uid)
+        docs: list[dict[str, object]] = [] if raw is None else orjson.loads(raw)
+        for rec in recs:
+            doc = orjson.loads(rec.__pydantic_serializer__.to_json(rec))
+            # A session closed again after a crash replaces its first record.
+            docs = [d for d in docs if d.get("session_key") != rec.session_key]
+            docs.insert(0, doc)
+        docs.sort(key=lambda d: str(d.get("ended_at")), reverse=True)
+        return orjson.dumps(docs[: self.history_size])
+
+    def apply(self, step: Step) -> None:
+        """Write a step's values and bring the caches in line with them."""
+        for key, st in step.videos.items():
+            self.videos[key] = codec.encode_video(st)
+            self.open.put(step.partition, key, st)
+        for uid, ust in step.users.items():
+            self.users[uid] = codec.encode_user(ust)
+            self._thresholds.pop(uid, None)
+        for uid, raw in step.history.items():
+            self.history[uid] = raw
+        self.open.saw(step.partition, step.watermark_ms)
+
+    # -- assignment ----------------------------------------------------------------------
+
+    def index(self, partition: int, items: Iterable[tuple[bytes, bytes]]) -> int:
+        """Rebuild the open-session cache of a newly held partition from its stored states."""
+        n = 0
+        self.open.drop(partition)
+        for key, raw in items:
+            doc = orjson.loads(raw)
+            if "o" in doc:  # codec: "o" holds the open sessions, absent when there are none
+                st = codec.video_from_dict(doc)
+                self.open.put(partition, key, st)
+                self.open.saw(partition, max(s.cur.t for s in st.open))
+                n += 1
+        return n
+
+    def forget(self, partition: int) -> None:
+        """Drop what is cached for a partition this worker no longer holds."""
+        self.open.drop(partition)
+        self._thresholds.clear()  # cheap to refill; rebalances are rare
