@@ -41,6 +41,9 @@ TOPIC_CATALOG = "catalog"
 TOPIC_MILESTONES = "watch-milestones"
 TOPIC_SESSIONS = "watch-sessions"
 TOPIC_DEAD_LETTER = "player-events-dlq"
+# Topic settings beyond the partition count, for whoever creates a topic first.
+# The catalog is compacted: the latest entry per video is the catalog.
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {TOPIC_CATALOG: {"cleanup.policy": "compact"}}
 
 MAX_EVENTS_PER_BATCH = 1000
 MAX_BODY_BYTES = 1024 * 1024

@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 
+from ingest_api.contract import TOPIC_CONFIGS
 from ingest_api.errors import BrokerUnavailable
 from ingest_api.lanes import Lane
 
@@ -186,7 +187,8 @@ async def ensure_topics(
     timeout_s: float = 10.0,
     configs: dict[str, dict[str, str]] | None = None,
 ) -> None:
-    """Create the topics that do not exist yet, with the given partition counts."""
+    """Create the topics that do not exist yet, with the given partition counts and the
+    contract's topic settings (``TOPIC_CONFIGS``) unless ``configs`` says otherwise."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
     )
@@ -198,7 +200,7 @@ async def ensure_topics(
                 name=name,
                 num_partitions=n,
                 replication_factor=1,
-                topic_configs=(configs or {}).get(name, {}),
+                topic_configs=(TOPIC_CONFIGS if configs is None else configs).get(name, {}),
             )
             for name, n in topics.items()
             if name not in existing

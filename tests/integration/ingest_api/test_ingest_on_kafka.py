@@ -195,3 +195,21 @@ async def test_broker_down_is_503_and_back_up_accepts_again_losing_nothing(
                 assert set(got) == acked
     finally:
         broker.down()
+
+
+async def test_the_catalog_topic_is_compacted_so_it_keeps_the_latest_entry_per_video(
+    api: LiveApi,
+) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=api.bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, TOPIC_CATALOG, {"cleanup.policy": None})]
+        )
+    finally:
+        await admin.close()
+    entries = {entry[0]: entry[1] for entry in response.resources[0][4]}
+    assert entries["cleanup.policy"] == "compact"
