@@ -30,6 +30,7 @@ class DemoConfig:
     kafka_cache: Path
     port: int = 8000
     kafka_port: int = 9092
+    worker_port: int = 6066
     duration_s: float | None = None
     backfill_days: float = 3.0
     rate: float = 300.0
@@ -53,9 +54,16 @@ def run(config: DemoConfig, echo: Echo) -> int:
         "WATCHFLOW_API_PORT": str(config.port),
     }
     api_url = f"http://127.0.0.1:{config.port}"
+    worker_url = f"http://127.0.0.1:{config.worker_port}"
+    env["WATCHFLOW_WORKER_WEB_PORT"] = str(config.worker_port)
+    env["WATCHFLOW_WORKER_URLS"] = worker_url
     stop = _StopFlag()
     try:
         with Supervisor(data_dir / "logs") as sup:
+            worker = sup.start("worker", _watchflow("worker"), env)
+            echo(f"starting a stream worker on {worker_url} (log: {worker.log_path})")
+            sup.wait_http(worker, f"{worker_url}/state/users/probe/history", timeout_s=180)
+            echo("stream worker ready: live watch state")
             api = sup.start("api", _watchflow("api"), env)
             echo(f"starting the API on {api_url} (log: {api.log_path})")
             sup.wait_http(api, f"{api_url}/readyz")
