@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -34,6 +35,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from typing_extensions import TypedDict
 
 # Topics. player-events is keyed by user_id, catalog by video_id.
 TOPIC_PLAYER_EVENTS = "player-events"
@@ -170,16 +172,20 @@ class VideoInfo(_Open):
     tags: Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=64)] | None = None
 
 
-class Context(_Open):
-    device_type: DeviceType | None = None
-    referrer: Annotated[str, Field(max_length=128)] | None = None
-    app_version: Annotated[str, Field(max_length=64)] | None = None
-    tz: str | None = None
+class Context(TypedDict, total=False):
+    """Where an event came from. A TypedDict, not a model: nearly every event carries one,
+    and a nested model instance cost ~1.3 µs an event to build against ~0.3 µs for a dict.
+    Unknown keys are kept."""
 
-    @field_validator("tz")
-    @classmethod
-    def _known_tz(cls, v: str | None) -> str | None:
-        return _check_tz(v)
+    __pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[misc]
+
+    device_type: DeviceType | None
+    referrer: Annotated[str, Field(max_length=128)] | None
+    app_version: Annotated[str, Field(max_length=64)] | None
+    tz: Annotated[str | None, AfterValidator(_check_tz)]
+
+
+CONTEXT_FIELDS = frozenset(Context.__annotations__) - {"__pydantic_config__"}
 
 
 class PlayerError(_Open):

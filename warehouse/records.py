@@ -12,10 +12,12 @@ from typing import Any
 import orjson
 
 from ingest_api.contract import (
+    CONTEXT_FIELDS,
     PLAYBACK_TYPES,
     AnyAction,
     AnyPlayback,
     CatalogVideo,
+    Context,
     ErrorEvent,
     EventType,
     IsolationEvent,
@@ -57,6 +59,11 @@ def _json(value: Any) -> str | None:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
 
+def _device_type(ctx: Context | None) -> str | None:
+    device_type = ctx.get("device_type") if ctx else None
+    return None if device_type is None else device_type.value
+
+
 def event_row(ev: AnyEvent) -> Row:
     """One ``events`` row. Type-specific fields without a column of their own go to ``attrs``."""
     ctx = ev.context
@@ -75,10 +82,10 @@ def event_row(ev: AnyEvent) -> Row:
         "from_position_s": ev.from_position_s if isinstance(ev, SeekEvent) else None,
         "error_code": ev.error.code if isinstance(ev, ErrorEvent) else None,
         "error_message": ev.error.message if isinstance(ev, ErrorEvent) else None,
-        "device_type": ctx.device_type.value if ctx and ctx.device_type else None,
-        "referrer": ctx.referrer if ctx else None,
-        "app_version": ctx.app_version if ctx else None,
-        "tz": ctx.tz if ctx else None,
+        "device_type": _device_type(ctx),
+        "referrer": ctx.get("referrer") if ctx else None,
+        "app_version": ctx.get("app_version") if ctx else None,
+        "tz": ctx.get("tz") if ctx else None,
         "video": None,
         "rating": ev.rating if isinstance(ev, RateEvent) else None,
         "daily_goal_minutes": None,
@@ -105,8 +112,9 @@ def event_row(ev: AnyEvent) -> Row:
             for k, v in ev.model_dump(mode="json", exclude_none=True).items()
             if k not in _COLUMN_FIELDS
         }
-    if ctx is not None and ctx.model_extra:
-        attrs["context_extra"] = ctx.model_extra
+    context_extra = {k: v for k, v in (ctx or {}).items() if k not in CONTEXT_FIELDS}
+    if context_extra:
+        attrs["context_extra"] = context_extra
     row["attrs"] = _json(attrs)
     return row
 

@@ -131,8 +131,10 @@ def _context(ev: AnyPlayback, seq: int) -> SessionContext:
     c = ev.context
     if c is None:
         return sessions.NO_CONTEXT
-    device_type = None if c.device_type is None else c.device_type.value
-    return SessionContext(seq, device_type, c.referrer, c.tz)
+    device_type = c.get("device_type")
+    return SessionContext(
+        seq, None if device_type is None else device_type.value, c.get("referrer"), c.get("tz")
+    )
 
 
 def _first_of_session(

@@ -206,3 +206,9 @@ def test_catalog_chapter_must_end_after_it_starts() -> None:
     with pytest.raises(ValidationError) as info:
         CATALOG_VIDEO.validate_python(doc)
     assert error_messages(info.value) == ["chapters[0]: end_s must be after start_s"]
+
+
+def test_unknown_context_fields_survive() -> None:
+    doc = event(context={"tz": "Asia/Tokyo", "cdn": "edge-4"})
+    parsed = EVENT.validate_python(doc)
+    assert parsed.context == {"tz": "Asia/Tokyo", "cdn": "edge-4"}
