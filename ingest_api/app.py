@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ingest_api.deps import Services
 from ingest_api.errors import BrokerUnavailable, RequestRejected
 from ingest_api.metrics import ApiMetrics
-from ingest_api.routes import health, ingest, live
+from ingest_api.routes import analytics, dashboard, health, ingest, live
 
 
 def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastAPI:
@@ -25,11 +25,18 @@ def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastA
         start = getattr(services.publisher, "start", None)
         stop = getattr(services.publisher, "stop", None)
         close_live = getattr(services.live, "aclose", None)
+        # One warehouse Reader per process, opened here (not at import or build time).
+        open_analytics = getattr(services.analytics, "open", None)
+        close_analytics = getattr(services.analytics, "close", None)
         if start is not None:
             await start()
+        if open_analytics is not None:
+            open_analytics()
         try:
             yield
         finally:
+            if close_analytics is not None:
+                close_analytics()
             if stop is not None:
                 await stop()
             if close_live is not None:
@@ -46,6 +53,8 @@ def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastA
     app.include_router(ingest.router)
     app.include_router(health.router)
     app.include_router(live.router)
+    app.include_router(analytics.router)
+    app.include_router(dashboard.router)
     for router in extra_routers:
         app.include_router(router)
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from ingest_api.analytics import Analytics
 from ingest_api.credentials import Credentials
 from ingest_api.live import LiveState
 from ingest_api.metrics import ApiMetrics
@@ -30,6 +31,8 @@ class Services:
     limiter: RateLimiter
     catalog_limiter: RateLimiter
     live: LiveState
+    # None: no warehouse configured; the analytics routes answer 503.
+    analytics: Analytics | None = None
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
     clock: Callable[[], datetime] = _utc_now
     monotonic: Callable[[], float] = time.monotonic

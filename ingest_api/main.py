@@ -6,6 +6,7 @@ import logging
 
 from fastapi import FastAPI
 
+from ingest_api.analytics import WarehouseAnalytics
 from ingest_api.app import create_app
 from ingest_api.contract import (
     TOPIC_CATALOG,
@@ -72,6 +73,7 @@ def build_app(settings: ApiSettings) -> FastAPI:
         limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
         catalog_limiter=RateLimiter(settings.rate_limit_per_s * 10, settings.rate_limit_burst * 10),
         live=WorkerClient(settings.worker_url_list()),
+        analytics=WarehouseAnalytics(settings.data_dir),
     )
     return create_app(services)
 

@@ -1,0 +1,202 @@
+"""Aggregated analytics (SPEC §6): user periods and dashboard, video analytics and retention,
+creator dashboard, plus two analyst lists (top videos, active users) for dashboards' pickers.
+
+Each route checks the read token's scope, validates the range, and asks ``services.analytics``.
+The routes are plain ``def``: FastAPI runs them in its threadpool, so warehouse reads never
+block the event loop. A range defaults to the last 30 days ending today (UTC; the user's
+local today for user routes) and spans at most ``MAX_RANGE_DAYS``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from ingest_api.analytics import Analytics
+from ingest_api.credentials import Scope
+from ingest_api.deps import Services, ServicesDep
+from ingest_api.errors import RequestRejected
+from warehouse.queries import Period
+
+router = APIRouter()
+
+DEFAULT_RANGE_DAYS = 30
+MAX_RANGE_DAYS = 400
+
+
+async def _scope(request: Request, services: ServicesDep) -> Scope:
+    # async: a plain def dependency would cost a threadpool round trip of its own.
+    return services.credentials.read_scope(request.headers.get("authorization"))
+
+
+ScopeDep = Annotated[Scope, Depends(_scope)]
+From = Annotated[date | None, Query(alias="from", description="first day, ISO date")]
+To = Annotated[date | None, Query(alias="to", description="last day (inclusive), ISO date")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+def date_range(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """[from, to] with the defaults filled in; 422 if reversed or longer than allowed."""
+    end = today if end is None else end
+    start = end - timedelta(days=DEFAULT_RANGE_DAYS - 1) if start is None else start
+    if start > end:
+        raise RequestRejected(422, "from: must be on or before to")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise RequestRejected(422, f"to: a range spans at most {MAX_RANGE_DAYS} days")
+    return start, end
+
+
+def _json(doc: Any) -> Response:
+    return Response(orjson.dumps(doc, default=_encode), media_type="application/json")
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, Decimal):  # the warehouse sums seconds as DECIMAL(18, 3)
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _backend(services: Services) -> Analytics:
+    if services.analytics is None:
+        raise RequestRejected(503, "analytics: no warehouse configured", 5.0)
+    return services.analytics
+
+
+def _utc_today(services: Services) -> date:
+    return services.clock().date()
+
+
+def _user(scope: Scope, user_id: str) -> None:
+    if not scope.may_read_user(user_id):
+        raise RequestRejected(403, "authorization: this token may not read that user")
+
+
+def _analyst(scope: Scope) -> None:
+    if not scope.is_analyst:
+        raise RequestRejected(403, "authorization: only an analyst token may list this")
+
+
+def _video(scope: Scope, backend: Analytics, video_id: str) -> None:
+    """Analysts read every video; a creator only the videos the catalog says are theirs."""
+    if scope.is_analyst:
+        return
+    if scope.kind == "creator" and backend.video_creator(video_id) == scope.subject:
+        return
+    raise RequestRejected(403, "authorization: this token may not read that video")
+
+
+def _user_periods(
+    period: Period,
+    user_id: str,
+    scope: Scope,
+    services: Services,
+    start: date | None,
+    end: date | None,
+) -> Response:
+    _user(scope, user_id)
+    backend = _backend(services)
+    today = backend.user_today(user_id, services.clock()) if end is None else end
+    start, end = date_range(start, end, today)
+    rows = backend.user_periods(user_id, period, start, end)
+    return _json({"user_id": user_id, "period": period, "from": start, "to": end, "rows": rows})
+
+
+@router.get("/v1/users/{user_id}/analytics/daily")
+def user_daily(
+    user_id: str, scope: ScopeDep, services: ServicesDep, start: From = None, end: To = None
+) -> Response:
+    """user_daily rows (local days in the user's time zone), oldest first."""
+    return _user_periods("daily", user_id, scope, services, start, end)
+
+
+@router.get("/v1/users/{user_id}/analytics/weekly")
+def user_weekly(
+    user_id: str, scope: ScopeDep, services: ServicesDep, start: From = None, end: To = None
+) -> Response:
+    """user_weekly rows of the ISO weeks overlapping the range, oldest first."""
+    return _user_periods("weekly", user_id, scope, services, start, end)
+
+
+@router.get("/v1/users/{user_id}/analytics/monthly")
+def user_monthly(
+    user_id: str, scope: ScopeDep, services: ServicesDep, start: From = None, end: To = None
+) -> Response:
+    """user_monthly rows of the months overlapping the range, oldest first."""
+    return _user_periods("monthly", user_id, scope, services, start, end)
+
+
+@router.get("/v1/users/{user_id}/analytics/dashboard")
+def user_dashboard(user_id: str, scope: ScopeDep, services: ServicesDep) -> Response:
+    """user_all_time (null if the user never watched) plus the last 7 local days."""
+    _user(scope, user_id)
+    return _json(_backend(services).user_dashboard(user_id, services.clock()))
+
+
+@router.get("/v1/users")
+def active_users(
+    scope: ScopeDep,
+    services: ServicesDep,
+    start: From = None,
+    end: To = None,
+    limit: Limit = 20,
+) -> Response:
+    """Extension for analysts: the users with the most watch time in the range."""
+    _analyst(scope)
+    start, end = date_range(start, end, _utc_today(services))
+    users = _backend(services).active_users(start, end, limit)
+    return _json({"from": start, "to": end, "users": users})
+
+
+@router.get("/v1/videos/top")
+def top_videos(
+    scope: ScopeDep,
+    services: ServicesDep,
+    start: From = None,
+    end: To = None,
+    limit: Limit = 10,
+) -> Response:
+    """Extension for analysts: the most viewed videos of the range (creators: see their
+    dashboard's ``top_videos``)."""
+    _analyst(scope)
+    start, end = date_range(start, end, _utc_today(services))
+    videos = _backend(services).top_videos(start, end, limit)
+    return _json({"from": start, "to": end, "videos": videos})
+
+
+@router.get("/v1/videos/{video_id}/analytics")
+def video_analytics(
+    video_id: str, scope: ScopeDep, services: ServicesDep, start: From = None, end: To = None
+) -> Response:
+    """video_daily rows (UTC days with views), exact range totals, and the milestone funnel."""
+    backend = _backend(services)
+    _video(scope, backend, video_id)
+    start, end = date_range(start, end, _utc_today(services))
+    return _json(backend.video_analytics(video_id, start, end))
+
+
+@router.get("/v1/videos/{video_id}/retention")
+def video_retention(video_id: str, scope: ScopeDep, services: ServicesDep) -> Response:
+    """The all-time retention curve: 100 buckets, or none if the video has no views."""
+    backend = _backend(services)
+    _video(scope, backend, video_id)
+    return _json({"video_id": video_id, "buckets": backend.video_retention(video_id)})
+
+
+@router.get("/v1/creators/{creator_id}/dashboard")
+def creator_dashboard(
+    creator_id: str,
+    scope: ScopeDep,
+    services: ServicesDep,
+    start: From = None,
+    end: To = None,
+    top: Limit = 10,
+) -> Response:
+    """Creator totals and daily rows over the range, top videos, and course progress."""
+    if not scope.may_read_creator(creator_id):
+        raise RequestRejected(403, "authorization: this token may not read that creator")
+    start, end = date_range(start, end, _utc_today(services))
+    return _json(_backend(services).creator_dashboard(creator_id, start, end, top))
