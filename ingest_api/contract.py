@@ -47,6 +47,14 @@ TOPIC_DEAD_LETTER = "player-events-dlq"
 # The catalog is compacted: the latest entry per video is the catalog.
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {TOPIC_CATALOG: {"cleanup.policy": "compact"}}
 
+
+def pipeline_topics(partitions: int) -> dict[str, int]:
+    """Every topic of the pipeline with its partition count. Derived topics are keyed by user
+    like player-events, so they get the same count (and so does the catalog, for symmetry)."""
+    names = (TOPIC_PLAYER_EVENTS, TOPIC_CATALOG, TOPIC_MILESTONES, TOPIC_SESSIONS)
+    return {name: partitions for name in (*names, TOPIC_DEAD_LETTER)}
+
+
 MAX_EVENTS_PER_BATCH = 1000
 MAX_BODY_BYTES = 1024 * 1024
 # A playhead or duration beyond a week is not a video, it is a bug.

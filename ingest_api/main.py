@@ -8,13 +8,7 @@ from fastapi import FastAPI
 
 from ingest_api.analytics import WarehouseAnalytics
 from ingest_api.app import create_app
-from ingest_api.contract import (
-    TOPIC_CATALOG,
-    TOPIC_DEAD_LETTER,
-    TOPIC_MILESTONES,
-    TOPIC_PLAYER_EVENTS,
-    TOPIC_SESSIONS,
-)
+from ingest_api.contract import pipeline_topics
 from ingest_api.credentials import (
     Credentials,
     development_credentials,
@@ -28,21 +22,6 @@ from ingest_api.rate_limit import RateLimiter
 from ingest_api.settings import ApiSettings
 
 log = logging.getLogger("watchflow.api")
-
-
-def topic_partitions(settings: ApiSettings) -> dict[str, int]:
-    """Every topic of the pipeline, with the partition count each needs.
-
-    Derived topics are keyed by user like player-events, so they get the same count.
-    """
-    n = settings.partitions
-    return {
-        TOPIC_PLAYER_EVENTS: n,
-        TOPIC_CATALOG: n,
-        TOPIC_MILESTONES: n,
-        TOPIC_SESSIONS: n,
-        TOPIC_DEAD_LETTER: n,
-    }
 
 
 def credentials_from(settings: ApiSettings) -> Credentials:
@@ -63,7 +42,7 @@ def credentials_from(settings: ApiSettings) -> Credentials:
 def build_app(settings: ApiSettings) -> FastAPI:
     publisher = KafkaPublisher(
         settings.kafka_bootstrap,
-        topics=topic_partitions(settings),
+        topics=pipeline_topics(settings.partitions),
         produce_timeout_s=settings.produce_timeout_s,
     )
     services = Services(

@@ -97,8 +97,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
         duration_s=args.duration,
         backfill_days=args.backfill_days,
         rate=args.rate,
+        live_s=args.live,
+        worker_port=args.worker_port,
     )
     return demo.run(config, _echo)
+
+
+def cmd_sink(args: argparse.Namespace) -> int:
+    from jobs import sink
+    from jobs.settings import SinkSettings
+
+    settings = SinkSettings(log_level=args.log_level)
+    logs.configure(settings.log_level)
+    return sink.run(settings)
+
+
+def cmd_rollup(args: argparse.Namespace) -> int:
+    from jobs import rollup
+    from jobs.settings import RollupSettings
+
+    overrides: dict[str, object] = {"log_level": args.log_level}
+    if args.interval is not None:
+        overrides["rollup_interval_s"] = args.interval
+    settings = RollupSettings(**overrides)  # type: ignore[arg-type]
+    logs.configure(settings.log_level)
+    return rollup.run(settings, once=args.once, full=args.full)
+
+
+def cmd_erase_user(args: argparse.Namespace) -> int:
+    import orjson
+
+    from jobs import erase
+    from jobs.settings import WarehouseSettings
+    from warehouse.store import Store
+
+    settings = WarehouseSettings(log_level=args.log_level)
+    logs.configure(settings.log_level)
+    store = Store.open(settings.data_dir, settings.warehouse_config())
+    report = erase.erase(store, args.user_id)
+    _echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,6 +164,21 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--data-dir", default=None, help="default: WATCHFLOW_DATA_DIR")
     worker.set_defaults(handler=cmd_worker)
 
+    snk = sub.add_parser("sink", help="Kafka topics -> warehouse tier 1 (exactly once)")
+    snk.set_defaults(handler=cmd_sink)
+
+    rup = sub.add_parser("rollup", help="warehouse tier 2 for the days new data touched")
+    rup.add_argument("--once", action="store_true", help="run once and exit")
+    rup.add_argument(
+        "--interval", type=float, default=None, help="seconds between runs (default 10)"
+    )
+    rup.add_argument("--full", action="store_true", help="recompute every partition (first run)")
+    rup.set_defaults(handler=cmd_rollup)
+
+    era = sub.add_parser("erase-user", help="remove a user from the warehouse (GDPR)")
+    era.add_argument("user_id")
+    era.set_defaults(handler=cmd_erase_user)
+
     from jobs import simulate
 
     sim = sub.add_parser("simulate", help="a simulated audience against a running API")
@@ -138,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     demo.add_argument("--backfill-days", type=float, default=3.0, help="days of history (3)")
     demo.add_argument("--rate", type=float, default=300.0, help="audience events/s (300)")
+    demo.add_argument(
+        "--live", type=float, default=None, help="seconds of live audience (default: all along)"
+    )
+    demo.add_argument("--worker-port", type=int, default=6066, help="stream worker web port")
     demo.set_defaults(handler=cmd_demo)
     return parser
 
