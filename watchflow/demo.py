@@ -34,6 +34,7 @@ class DemoConfig:
     duration_s: float | None = None
     backfill_days: float = 3.0
     rate: float = 300.0
+    live_s: float | None = None  # how long the live audience watches; None: until stopped
 
 
 def run(config: DemoConfig, echo: Echo) -> int:
@@ -68,10 +69,17 @@ def run(config: DemoConfig, echo: Echo) -> int:
             echo(f"starting the API on {api_url} (log: {api.log_path})")
             sup.wait_http(api, f"{api_url}/readyz")
             echo("API ready: events go through Kafka")
+            sink = sup.start("sink", _watchflow("sink"), env)
+            rollup = sup.start("rollup", _watchflow("rollup", "--interval", "5"), env)
+            echo(
+                f"warehouse: sink into tier 1 (log: {sink.log_path}), rollups every 5 s "
+                f"(log: {rollup.log_path})"
+            )
             audience = sup.start("audience", _audience_argv(config, api_url), env, may_finish=True)
             echo(
                 f"simulated audience: catalog, {config.backfill_days:g} days of history, then live "
-                f"viewers at up to {config.rate:g} events/s (log: {audience.log_path})"
+                f"viewers at up to {config.rate:g} events/s (log: {audience.log_path}; what "
+                f"they truly watched goes to {data_dir / 'truth.json'} when they stop)"
             )
             _where_to_look(echo, api_url, write_key, read_token, bootstrap, data_dir)
             deadline = None if config.duration_s is None else time.monotonic() + config.duration_s
@@ -91,8 +99,10 @@ def run(config: DemoConfig, echo: Echo) -> int:
 
 
 def _audience_argv(config: DemoConfig, api_url: str) -> list[str]:
-    # Without --duration the audience keeps watching until the demo is stopped.
-    live_s = config.duration_s if config.duration_s is not None else 365 * 86400.0
+    # By default the live audience watches for as long as the demo runs.
+    live_s = config.live_s if config.live_s is not None else config.duration_s
+    if live_s is None:
+        live_s = 365 * 86400.0
     return _watchflow(
         "simulate",
         "--api-url", api_url,
@@ -113,11 +123,21 @@ def _where_to_look(
 ) -> None:
     echo("")
     echo("watchflow demo is running (Ctrl-C stops it)")
+    echo(f"  dashboard      {api_url}/dashboard?token={read_token}")
     echo(f"  API            {api_url}  (health {api_url}/readyz, metrics {api_url}/metrics)")
     echo(f"  write key      {write_key}")
     echo(f"  read token     {read_token}  (analyst: sees everything)")
+    auth = f'-H "Authorization: Bearer {read_token}"'
+    echo("  try            curl -s " + auth + f" {api_url}/v1/videos/top")
+    echo("                 curl -s " + auth + f" {api_url}/v1/users?limit=5")
+    echo("                 curl -s " + auth + f" '{api_url}/v1/users/<user_id>/continue-watching'")
+    warehouse = data_dir / "warehouse" / "analytics.duckdb"
+    echo(f"  analysts       duckdb -readonly {warehouse}")
+    echo("                 SELECT video_id, sum(views) FROM video_daily GROUP BY 1")
     echo(f"  Kafka          {bootstrap}  (topics player-events, catalog, watch-milestones, ...)")
-    echo(f"  logs           {data_dir / 'logs'}")
+    echo(
+        f"  logs           {data_dir / 'logs'}  (truth of the audience: {data_dir / 'truth.json'})"
+    )
     echo("")
 
 
