@@ -63,7 +63,8 @@ def install(app: faust.App, proc: Processor, users_table: Any) -> None:
             return unavailable(web, "owner moved")
         try:
             owner = app.router.key_store(users_table.name, uid)
-        except KeyError:
+        except (KeyError, TypeError):
+            # TypeError: at start the producer has no metadata for the changelog yet.
             return unavailable(web, "no owner known")
         if (owner.host, owner.port) == (me.host, me.port):
             return unavailable(web, "assignment not settled")
