@@ -11,7 +11,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ingest_api.analytics import Analytics
-from ingest_api.credentials import Credentials
+from ingest_api.credentials import Credentials, Scope
+from ingest_api.errors import RequestRejected
 from ingest_api.live import LiveState
 from ingest_api.metrics import ApiMetrics
 from ingest_api.publisher import Publisher
@@ -45,3 +46,17 @@ async def _services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(_services)]
+
+
+async def _scope(request: Request, services: ServicesDep) -> Scope:
+    # async: a plain def dependency would cost a threadpool round trip of its own.
+    return services.credentials.read_scope(request.headers.get("authorization"))
+
+
+ScopeDep = Annotated[Scope, Depends(_scope)]
+
+
+def require_user(scope: Scope, user_id: str) -> None:
+    """403 unless the read token may see ``user_id``."""
+    if not scope.may_read_user(user_id):
+        raise RequestRejected(403, "authorization: this token may not read that user")

@@ -14,11 +14,11 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from ingest_api.analytics import Analytics
 from ingest_api.credentials import Scope
-from ingest_api.deps import Services, ServicesDep
+from ingest_api.deps import ScopeDep, Services, ServicesDep, require_user
 from ingest_api.errors import RequestRejected
 from warehouse.queries import Period
 
@@ -28,12 +28,6 @@ DEFAULT_RANGE_DAYS = 30
 MAX_RANGE_DAYS = 400
 
 
-async def _scope(request: Request, services: ServicesDep) -> Scope:
-    # async: a plain def dependency would cost a threadpool round trip of its own.
-    return services.credentials.read_scope(request.headers.get("authorization"))
-
-
-ScopeDep = Annotated[Scope, Depends(_scope)]
 From = Annotated[date | None, Query(alias="from", description="first day, ISO date")]
 To = Annotated[date | None, Query(alias="to", description="last day (inclusive), ISO date")]
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -70,11 +64,6 @@ def _utc_today(services: Services) -> date:
     return services.clock().date()
 
 
-def _user(scope: Scope, user_id: str) -> None:
-    if not scope.may_read_user(user_id):
-        raise RequestRejected(403, "authorization: this token may not read that user")
-
-
 def _analyst(scope: Scope) -> None:
     if not scope.is_analyst:
         raise RequestRejected(403, "authorization: only an analyst token may list this")
@@ -97,7 +86,7 @@ def _user_periods(
     start: date | None,
     end: date | None,
 ) -> Response:
-    _user(scope, user_id)
+    require_user(scope, user_id)
     backend = _backend(services)
     today = backend.user_today(user_id, services.clock()) if end is None else end
     start, end = date_range(start, end, today)
@@ -132,7 +121,7 @@ def user_monthly(
 @router.get("/v1/users/{user_id}/analytics/dashboard")
 def user_dashboard(user_id: str, scope: ScopeDep, services: ServicesDep) -> Response:
     """user_all_time (null if the user never watched) plus the last 7 local days."""
-    _user(scope, user_id)
+    require_user(scope, user_id)
     return _json(_backend(services).user_dashboard(user_id, services.clock()))
 
 

@@ -12,8 +12,8 @@ from importlib import resources
 
 from fastapi import APIRouter, Response
 
+from ingest_api.deps import ScopeDep
 from ingest_api.errors import RequestRejected
-from ingest_api.routes.analytics import ScopeDep
 
 router = APIRouter()
 

@@ -8,27 +8,15 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from ingest_api.credentials import Scope
-from ingest_api.deps import ServicesDep
-from ingest_api.errors import RequestRejected
+from ingest_api.deps import ScopeDep, ServicesDep, require_user
 
 router = APIRouter()
 
 
-def _scope(request: Request, services: ServicesDep) -> Scope:
-    return services.credentials.read_scope(request.headers.get("authorization"))
-
-
-ScopeDep = Annotated[Scope, Depends(_scope)]
 DeviceId = Annotated[str | None, Query(min_length=1, max_length=128)]
 Limit = Annotated[int, Query(ge=1, le=200)]
-
-
-def _may_read(scope: Scope, user_id: str) -> None:
-    if not scope.may_read_user(user_id):
-        raise RequestRejected(403, "authorization: this token may not read that user")
 
 
 async def _ask(services: ServicesDep, path: str, **params: str | int | None) -> Response:
@@ -45,7 +33,7 @@ def _user(user_id: str) -> str:
 async def video_state(
     user_id: str, video_id: str, scope: ScopeDep, services: ServicesDep, device_id: DeviceId = None
 ) -> Response:
-    _may_read(scope, user_id)
+    require_user(scope, user_id)
     path = f"{_user(user_id)}/videos/{quote(video_id, safe='')}"
     return await _ask(services, path, device_id=device_id)
 
@@ -58,7 +46,7 @@ async def continue_watching(
     device_id: DeviceId = None,
     limit: Limit = 20,
 ) -> Response:
-    _may_read(scope, user_id)
+    require_user(scope, user_id)
     return await _ask(
         services, f"{_user(user_id)}/continue-watching", device_id=device_id, limit=limit
     )
@@ -72,7 +60,7 @@ async def next_up(
     device_id: DeviceId = None,
     limit: Limit = 20,
 ) -> Response:
-    _may_read(scope, user_id)
+    require_user(scope, user_id)
     return await _ask(services, f"{_user(user_id)}/next-up", device_id=device_id, limit=limit)
 
 
@@ -80,5 +68,5 @@ async def next_up(
 async def history(
     user_id: str, scope: ScopeDep, services: ServicesDep, limit: Limit = 50
 ) -> Response:
-    _may_read(scope, user_id)
+    require_user(scope, user_id)
     return await _ask(services, f"{_user(user_id)}/history", limit=limit)
