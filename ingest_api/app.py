@@ -41,6 +41,8 @@ def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastA
                 await stop()
             if close_live is not None:
                 await close_live()
+            if services.pipeline is not None:
+                await services.pipeline.close()
 
     app = FastAPI(
         title="watchflow",

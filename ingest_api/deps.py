@@ -15,6 +15,7 @@ from ingest_api.credentials import Credentials, Scope
 from ingest_api.errors import RequestRejected
 from ingest_api.live import LiveState
 from ingest_api.metrics import ApiMetrics
+from ingest_api.pipeline_stats import PipelineStats
 from ingest_api.publisher import Publisher
 from ingest_api.rate_limit import RateLimiter
 from ingest_api.settings import ApiSettings
@@ -35,6 +36,8 @@ class Services:
     # None: no warehouse configured; the analytics routes answer 503.
     analytics: Analytics | None = None
     metrics: ApiMetrics = field(default_factory=ApiMetrics)
+    # None: /metrics shows only this process's own counters.
+    pipeline: PipelineStats | None = None
     clock: Callable[[], datetime] = _utc_now
     monotonic: Callable[[], float] = time.monotonic
 

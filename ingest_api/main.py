@@ -17,6 +17,8 @@ from ingest_api.credentials import (
 )
 from ingest_api.deps import Services
 from ingest_api.live import WorkerClient
+from ingest_api.metrics import ApiMetrics
+from ingest_api.pipeline_stats import PipelineStats
 from ingest_api.publisher import KafkaPublisher
 from ingest_api.rate_limit import RateLimiter
 from ingest_api.settings import ApiSettings
@@ -45,6 +47,13 @@ def build_app(settings: ApiSettings) -> FastAPI:
         topics=pipeline_topics(settings.partitions),
         produce_timeout_s=settings.produce_timeout_s,
     )
+    metrics = ApiMetrics()
+    pipeline = PipelineStats(
+        settings.kafka_bootstrap,
+        topics=list(pipeline_topics(settings.partitions)),
+        groups=settings.lag_group_list(),
+        registry=metrics.registry,
+    )
     services = Services(
         settings=settings,
         credentials=credentials_from(settings),
@@ -53,6 +62,8 @@ def build_app(settings: ApiSettings) -> FastAPI:
         catalog_limiter=RateLimiter(settings.rate_limit_per_s * 10, settings.rate_limit_burst * 10),
         live=WorkerClient(settings.worker_url_list()),
         analytics=WarehouseAnalytics(settings.data_dir),
+        metrics=metrics,
+        pipeline=pipeline,
     )
     return create_app(services)
 

@@ -43,5 +43,11 @@ class ApiSettings(BaseSettings):
     def write_key_set(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.write_keys.split(",") if k.strip())
 
+    # Consumer groups whose lag /metrics reports: the stream workers' app id and the sink's.
+    lag_groups: str = "watchflow,watchflow-sink"
+
+    def lag_group_list(self) -> list[str]:
+        return [g.strip() for g in self.lag_groups.split(",") if g.strip()]
+
     def worker_url_list(self) -> list[str]:
         return [u.strip() for u in self.worker_urls.split(",") if u.strip()]

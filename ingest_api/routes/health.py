@@ -30,4 +30,6 @@ async def readyz(services: ServicesDep) -> Response:
 @router.get("/metrics")
 async def metrics(services: ServicesDep) -> Response:
     services.metrics.kafka_available.set(1 if services.publisher.available else 0)
+    if services.pipeline is not None and services.publisher.available:
+        await services.pipeline.refresh()
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

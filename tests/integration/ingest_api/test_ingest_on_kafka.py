@@ -24,6 +24,7 @@ from watchflow.local_kafka import LocalKafka
 pytestmark = pytest.mark.integration
 
 KEY = "wk_integration"
+LAG_GROUP = f"lag-probe-{uuid.uuid4().hex[:8]}"
 
 
 @dataclass
@@ -54,6 +55,7 @@ def _settings(bootstrap: str, data_dir: Path) -> ApiSettings:
         read_tokens="rt=analyst",
         data_dir=data_dir,
         produce_timeout_s=3.0,
+        lag_groups=LAG_GROUP,
     )
 
 
@@ -213,3 +215,37 @@ async def test_the_catalog_topic_is_compacted_so_it_keeps_the_latest_entry_per_v
         await admin.close()
     entries = {entry[0]: entry[1] for entry in response.resources[0][4]}
     assert entries["cleanup.policy"] == "compact"
+
+
+async def test_metrics_show_events_in_kafka_and_each_consumers_lag(api: LiveApi) -> None:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.structs import OffsetAndMetadata
+
+    user = f"user-{uuid.uuid4().hex[:8]}"
+    assert (await api.post("/v1/events", {"events": _fresh_events(7, user)})).status_code == 200
+    # A consumer group that has read nothing: its lag is every record on the topic.
+    probe = AIOKafkaConsumer(
+        bootstrap_servers=api.bootstrap, group_id=LAG_GROUP, enable_auto_commit=False
+    )
+    await probe.start()
+    try:
+        tps = [TopicPartition(TOPIC_PLAYER_EVENTS, p) for p in range(8)]
+        probe.assign(tps)
+        await probe.commit({tp: OffsetAndMetadata(0, "") for tp in tps})
+    finally:
+        await probe.stop()
+
+    def gauge(text: str, name: str) -> float:
+        return float(next(line for line in text.splitlines() if line.startswith(name)).split()[-1])
+
+    for _ in range(50):
+        text = (await api.client.get(api.url + "/metrics")).text
+        if f'group="{LAG_GROUP}"' in text:
+            break
+        await asyncio.sleep(0.5)
+    records = gauge(text, f'watchflow_topic_records{{topic="{TOPIC_PLAYER_EVENTS}"}}')
+    lag = gauge(
+        text, f'watchflow_consumer_lag{{group="{LAG_GROUP}",topic="{TOPIC_PLAYER_EVENTS}"}}'
+    )
+    assert records >= 7
+    assert lag == records
