@@ -15,6 +15,8 @@ from typing import cast
 # name -> module; imported only when run, so one benchmark's imports never slow another.
 BENCHMARKS: dict[str, str] = {
     "ingest": "bench.ingest",
+    "worker": "bench.worker",
+    "warehouse": "bench.warehouse",
 }
 
 USAGE = f"""usage: python -m bench [NAME] [OPTIONS]
