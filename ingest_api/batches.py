@@ -16,6 +16,7 @@ from pydantic_core import from_json
 from ingest_api.contract import (
     CATALOG_VIDEO,
     EVENT,
+    MAX_EVENT_BYTES,
     MAX_EVENTS_PER_BATCH,
     CatalogVideo,
     Event,
@@ -114,7 +115,12 @@ def _validate_items(
             seen.add(item_id)
         if model.model_extra:
             item = wire_dict(item, model)
-        batch.records.append((getattr(model, key_field).encode(), orjson.dumps(item)))
+        value = orjson.dumps(item)
+        if len(value) > MAX_EVENT_BYTES:
+            error = f"event: {len(value)} bytes exceeds the {MAX_EVENT_BYTES} byte limit"
+            batch.rejected.append(Rejected(index, item_id, error))
+            continue
+        batch.records.append((getattr(model, key_field).encode(), value))
         batch.devices.append(device_of(item))
     return batch
 

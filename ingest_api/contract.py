@@ -57,6 +57,8 @@ def pipeline_topics(partitions: int) -> dict[str, int]:
 
 MAX_EVENTS_PER_BATCH = 1000
 MAX_BODY_BYTES = 1024 * 1024
+# One event as published; a player's are ~300 bytes. Bounds what unknown fields can carry.
+MAX_EVENT_BYTES = 100 * 1024
 # A playhead or duration beyond a week is not a video, it is a bug.
 MAX_MEDIA_SECONDS = 7 * 24 * 3600.0
 

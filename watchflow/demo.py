@@ -77,7 +77,7 @@ def run(config: DemoConfig, echo: Echo) -> int:
             )
             audience = sup.start("audience", _audience_argv(config, api_url), env, may_finish=True)
             echo(
-                f"simulated audience: catalog, {config.backfill_days:g} days of history, then live "
+                f"simulated audience: catalog, {_days(config.backfill_days)} of history, then live "
                 f"viewers at up to {config.rate:g} events/s (log: {audience.log_path}; what "
                 f"they truly watched goes to {data_dir / 'truth.json'} when they stop)"
             )
@@ -112,6 +112,10 @@ def _audience_argv(config: DemoConfig, api_url: str) -> list[str]:
         "--truth-out", str(config.data_dir / "truth.json"),
         "--quiet",
     )  # fmt: skip
+
+
+def _days(n: float) -> str:
+    return f"{n:g} day" if n == 1 else f"{n:g} days"
 
 
 def _watchflow(*args: str) -> list[str]:

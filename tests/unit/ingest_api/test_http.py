@@ -220,3 +220,15 @@ def test_metrics_count_accepted_and_rejected(api: Api) -> None:
 def test_healthz_answers_without_kafka(api: Api) -> None:
     api.publisher.available = False
     assert api.client.get(api.url + "/healthz").json() == {"status": "ok"}
+
+
+def test_an_event_too_large_to_publish_is_rejected_by_itself(api: Api) -> None:
+    big = event(debug_dump="x" * 200_000)
+    small = event()
+    r = api.post("/v1/events", {"events": [big, small]})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["accepted"] == 1
+    assert body["rejected"][0]["index"] == 0
+    assert body["rejected"][0]["error"].startswith("event: ")
+    assert body["rejected"][0]["error"].endswith("exceeds the 102400 byte limit")
