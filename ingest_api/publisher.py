@@ -111,7 +111,13 @@ class KafkaPublisher:
             lane.kick()
         self._pending += len(records)
         try:
-            await asyncio.wait_for(asyncio.gather(*waits), timeout=self.produce_timeout_s)
+            # asyncio.wait, not wait_for(gather): the futures are shared with every request
+            # whose records joined the same batches, and a gather that times out would
+            # cancel them for all of those requests too.
+            done, pending = await asyncio.wait(waits, timeout=self.produce_timeout_s)
+            failed = next((f.exception() for f in done if f.exception() is not None), None)
+            if pending or failed is not None:
+                raise failed or TimeoutError(f"no ack within {self.produce_timeout_s:g} s")
         except (KafkaError, TimeoutError) as exc:
             self._mark_unavailable(exc)
             raise BrokerUnavailable(retry_after_s=self.probe_interval_s * 2) from exc
