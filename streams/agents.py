@@ -113,23 +113,23 @@ def install(
             except BadRecord as exc:
                 await dead_letter(msg, exc.error)
                 continue
-            if lock.locked():
-                async with lock:
-                    pass  # let the sweep finish the step it has in flight
-            try:
-                step = proc.advance(
-                    ev, msg.partition, rewrite=replays.maybe_replayed(msg.tp, msg.offset)
-                )
-            except Exception as exc:  # a model bug must not stall the partition forever
-                log.exception("event could not be processed")
-                await dead_letter(msg, f"processing: {exc!r}")
-                continue
-            if step.emits:
-                async with lock:
-                    await emit(step)
+            # The step is computed and applied under the lock the idle sweep holds for its own
+            # steps, so neither builds on state the other is about to replace.
+            async with lock:
+                try:
+                    step = proc.advance(
+                        ev, msg.partition, rewrite=replays.maybe_replayed(msg.tp, msg.offset)
+                    )
+                except Exception as exc:  # a model bug must not stall the partition forever
+                    log.exception("event could not be processed")
+                    failure: str | None = f"processing: {exc!r}"
+                else:
+                    failure = None
+                    if step.emits:
+                        await emit(step)
                     proc.apply(step)
-            else:
-                proc.apply(step)
+            if failure is not None:
+                await dead_letter(msg, failure)
 
     @app.timer(sweep_every_s)  # type: ignore[untyped-decorator]
     async def close_idle_sessions() -> None:

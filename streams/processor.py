@@ -162,6 +162,10 @@ class Processor:
         if rewrite and user is None and (old_u := self.user(uid)) is not None:
             step.users[uid] = old_u
         self._outputs(step, uid, user, out, rewrite)
+        if rewrite and uid not in step.history and (raw := self.history.get(uid)) is not None:
+            # A replayed step may be a no-op here because RocksDB already holds its effect
+            # while the changelog never got it: rewrite the history too, not just the states.
+            step.history[uid] = raw
         return step
 
     def sweep(self, partition: int) -> Step | None:
