@@ -245,6 +245,7 @@ class Store:
         """
         rel = self.new_file(table, key)
         path = self.root / rel
+        made_dir = not path.parent.exists()
         path.parent.mkdir(parents=True, exist_ok=True)
         order = ", ".join(f'"{c}"' for c in table.sort_by)
         sql = (
@@ -258,6 +259,11 @@ class Store:
             path.unlink(missing_ok=True)
             return None
         fsync_file(path)
+        # The file's directory entry (and a new partition directory's) must be durable too,
+        # or a power loss could leave a committed manifest naming a file that is gone.
+        fsync_dir(path.parent)
+        if made_dir:
+            fsync_dir(path.parent.parent)
         return DataFile(rel, rows)
 
     def _ensure_schema_files(self) -> None:
