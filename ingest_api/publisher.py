@@ -124,6 +124,16 @@ class KafkaPublisher:
         finally:
             self._pending -= len(records)
 
+    async def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        lanes, self._lanes = self._lanes, {}
+        for lane in lanes.values():
+            lane.fail_pending(KafkaError("producer replaced"))
+            await lane.cancel()
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), timeout=self.produce_timeout_s)
+
     def _lane(self, producer: AIOKafkaProducer, topic: str, partition: int) -> Lane:
         lane = self._lanes.get((topic, partition))
         if lane is None:
@@ -161,6 +171,10 @@ class KafkaPublisher:
             await asyncio.sleep(self.probe_interval_s)
 
     async def _connect(self) -> None:
+        if self._producer is not None and _sender_dead(self._producer):
+            # aiokafka's sender task died (its error is then sticky for every later send):
+            # probing metadata on it would succeed forever while every publish fails.
+            await self._drop_producer()
         if self._producer is None:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap,
@@ -172,7 +186,12 @@ class KafkaPublisher:
                 request_timeout_ms=int(self.produce_timeout_s * 1000),
                 retry_backoff_ms=100,
             )
-            await asyncio.wait_for(producer.start(), timeout=self.produce_timeout_s)
+            try:
+                await asyncio.wait_for(producer.start(), timeout=self.produce_timeout_s)
+            except BaseException:
+                with contextlib.suppress(Exception):  # don't leak a half-started producer
+                    await asyncio.wait_for(producer.stop(), timeout=self.produce_timeout_s)
+                raise
             self._producer = producer
         else:
             await asyncio.wait_for(
@@ -184,6 +203,11 @@ class KafkaPublisher:
         for topic in self.topics:
             parts = await self._producer.partitions_for(topic)
             self._partitions[topic] = sorted(parts)
+
+
+def _sender_dead(producer: AIOKafkaProducer) -> bool:
+    task = getattr(getattr(producer, "_sender", None), "sender_task", None)
+    return task is not None and task.done()
 
 
 async def ensure_topics(
