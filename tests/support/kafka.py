@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 
 async def consume_until(
@@ -41,3 +41,14 @@ async def consume_until(
 
 async def settle(seconds: float) -> None:
     await asyncio.sleep(seconds)
+
+
+async def produce(bootstrap: str, topic: str, rows: Iterable[tuple[bytes, bytes]]) -> None:
+    """Records straight onto ``topic``, partitioned by key as the API and the workers do."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futs = [await producer.send(topic, key=k, value=v) for k, v in rows]
+        await asyncio.gather(*futs)
+    finally:
+        await producer.stop()

@@ -3,7 +3,6 @@ straight onto the pipeline's topics, and reading what landed in the warehouse.""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -14,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
@@ -91,17 +89,6 @@ def rollup_once(bootstrap: str, data_dir: Path) -> subprocess.CompletedProcess[b
         timeout=60,
         check=False,
     )
-
-
-async def produce(bootstrap: str, topic: str, rows: Iterable[tuple[bytes, bytes]]) -> None:
-    """Records straight onto ``topic``, partitioned by key like the API and the worker do."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20)
-    await producer.start()
-    try:
-        futs = [await producer.send(topic, key=k, value=v) for k, v in rows]
-        await asyncio.gather(*futs)
-    finally:
-        await producer.stop()
 
 
 def keyed(docs: Iterable[dict[str, Any]], key: str) -> list[tuple[bytes, bytes]]:

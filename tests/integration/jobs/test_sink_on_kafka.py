@@ -29,11 +29,11 @@ from tests.integration.jobs.jobs import (
     SinkProcess,
     committed,
     keyed,
-    produce,
     query,
     rollup_once,
 )
 from tests.integration.streams.workers import fresh, past, session_events
+from tests.support.kafka import produce
 
 pytestmark = pytest.mark.integration
 

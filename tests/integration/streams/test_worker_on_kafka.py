@@ -16,7 +16,7 @@ import httpx
 import orjson
 import pytest
 
-from ingest_api.contract import TOPIC_DEAD_LETTER, TOPIC_MILESTONES
+from ingest_api.contract import TOPIC_DEAD_LETTER, TOPIC_MILESTONES, TOPIC_PLAYER_EVENTS
 from ingest_api.main import build_app
 from ingest_api.settings import ApiSettings
 from tests.integration.streams.workers import (
@@ -25,10 +25,9 @@ from tests.integration.streams.workers import (
     expected,
     fresh,
     past,
-    produce,
     session_events,
 )
-from tests.support.kafka import consume_until
+from tests.support.kafka import consume_until, produce
 from tests.support.servers import serve
 
 pytestmark = pytest.mark.integration
@@ -141,9 +140,9 @@ async def test_kill_9_mid_stream_and_restart_end_in_the_uninterrupted_state_and_
     # everything the first run already applied to its RocksDB (and maybe emitted).
     w = workers(WATCHFLOW_COMMIT_INTERVAL_S="600")
     await w.wait_serving()
-    await produce(kafka_bootstrap, as_records(first))
+    await produce(kafka_bootstrap, TOPIC_PLAYER_EVENTS, as_records(first))
     await poll(lambda: _state(w, users[-1], "v1"), lambda d: d.get("coverage", 0) > 0.4)
-    await produce(kafka_bootstrap, as_records(second))
+    await produce(kafka_bootstrap, TOPIC_PLAYER_EVENTS, as_records(second))
     await asyncio.sleep(0.05)  # let it get going on the second half
     w.kill9()
 
@@ -174,7 +173,7 @@ async def test_two_workers_share_the_partitions_and_both_answer_for_every_user(
     users = [fresh("u") for _ in range(16)]
     events = [e for u in users for e in session_events(u, "v9", t0=past(), duration_s=120.0)]
     want = expected(events)
-    await produce(kafka_bootstrap, as_records(events))
+    await produce(kafka_bootstrap, TOPIC_PLAYER_EVENTS, as_records(events))
     owners: set[str] = set()
     for u in users:
         path = f"/state/users/{u}/videos/v9"
@@ -198,7 +197,7 @@ async def test_a_garbage_record_goes_to_the_dead_letter_topic_and_later_events_s
     user = fresh("u")
     garbage = [(user.encode(), b'{"event_id": "x", oops'), (user.encode(), b'{"type": "warp"}')]
     events = session_events(user, "v2", t0=past(), duration_s=120.0)
-    await produce(kafka_bootstrap, garbage + as_records(events))
+    await produce(kafka_bootstrap, TOPIC_PLAYER_EVENTS, garbage + as_records(events))
     want = expected(events).videos[(user, "v2")]
     await poll(lambda: _state(w, user, "v2"), lambda d: d == want)
     dead = await consume_until(

@@ -18,9 +18,7 @@ from typing import Any
 
 import httpx
 import orjson
-from aiokafka import AIOKafkaProducer
 
-from ingest_api.contract import TOPIC_PLAYER_EVENTS
 from streams import live_state, records, tables
 from streams.model.catalog import Catalog
 from streams.model.rules import Rules
@@ -144,17 +142,6 @@ def session_events(
 
 def past(hours: float = 2.0) -> datetime:
     return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
-
-
-async def produce(bootstrap: str, rows: Iterable[tuple[bytes, bytes]]) -> None:
-    """Records straight onto player-events, partitioned by key like the ingest API does."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
-    try:
-        futs = [await producer.send(TOPIC_PLAYER_EVENTS, key=k, value=v) for k, v in rows]
-        await asyncio.gather(*futs)
-    finally:
-        await producer.stop()
 
 
 def as_records(events: Iterable[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
