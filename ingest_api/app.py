@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest_api.deps import Services
-from ingest_api.errors import BrokerUnavailable, RequestRejected
+from ingest_api.errors import IngestError, error_response
 from ingest_api.metrics import ApiMetrics
 from ingest_api.routes import analytics, dashboard, health, ingest, live
 
@@ -52,7 +52,6 @@ def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastA
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
-    app.include_router(ingest.router)
     app.include_router(health.router)
     app.include_router(live.router)
     app.include_router(analytics.router)
@@ -60,14 +59,10 @@ def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastA
     for router in extra_routers:
         app.include_router(router)
 
-    @app.exception_handler(RequestRejected)
-    async def rejected(request: Request, exc: RequestRejected) -> Response:
-        headers = {}
-        if exc.retry_after_s is not None:
-            headers["Retry-After"] = _seconds(exc.retry_after_s)
-        if exc.status == 401:
-            headers["WWW-Authenticate"] = "Bearer"
-        return _json({"error": exc.message}, exc.status, headers)
+    @app.exception_handler(IngestError)
+    async def ingest_error(request: Request, exc: IngestError) -> Response:
+        status, headers, doc = error_response(exc)
+        return _json(doc, status, headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -76,14 +71,8 @@ def create_app(services: Services, extra_routers: tuple[Any, ...] = ()) -> FastA
         ]
         return _json({"error": "; ".join(problems)}, 422, {})
 
-    @app.exception_handler(BrokerUnavailable)
-    async def unavailable(request: Request, exc: BrokerUnavailable) -> Response:
-        return _json(
-            {"error": "kafka: unavailable, nothing was acknowledged; retry later"},
-            503,
-            {"Retry-After": _seconds(exc.retry_after_s)},
-        )
-
+    # Outermost last: requests are counted, then the ingest paths served as plain ASGI.
+    app.add_middleware(ingest.IngestRoutes, services=services)
     app.add_middleware(_CountRequests, metrics=services.metrics)
     return app
 
@@ -92,10 +81,6 @@ def _json(doc: dict[str, Any], status: int, headers: dict[str, str]) -> Response
     return Response(
         orjson.dumps(doc), status_code=status, media_type="application/json", headers=headers
     )
-
-
-def _seconds(s: float) -> str:
-    return str(max(1, int(s + 0.999)))
 
 
 class _CountRequests:

@@ -13,6 +13,8 @@ IngestError                     base of everything this package raises on purpos
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class IngestError(Exception):
     """Base of the ingest API's own errors."""
@@ -34,3 +36,23 @@ class RequestRejected(IngestError):
         self.status = status
         self.message = message
         self.retry_after_s = retry_after_s
+
+
+def error_response(exc: IngestError) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """The status, headers and JSON body that answer ``exc``; one mapping for every route."""
+    if isinstance(exc, BrokerUnavailable):
+        doc = {"error": "kafka: unavailable, nothing was acknowledged; retry later"}
+        return 503, {"Retry-After": retry_after(exc.retry_after_s)}, doc
+    if isinstance(exc, RequestRejected):
+        headers = {}
+        if exc.retry_after_s is not None:
+            headers["Retry-After"] = retry_after(exc.retry_after_s)
+        if exc.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return exc.status, headers, {"error": exc.message}
+    return 500, {}, {"error": "internal error"}
+
+
+def retry_after(seconds: float) -> str:
+    """A Retry-After value: whole seconds, rounded up, at least 1."""
+    return str(max(1, int(seconds + 0.999)))

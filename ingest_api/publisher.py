@@ -65,7 +65,7 @@ class KafkaPublisher:
         self._producer: AIOKafkaProducer | None = None
         self._available = False
         self._partitions: dict[str, list[int]] = {}
-        self._partition_of: dict[tuple[str, bytes], int] = {}
+        self._partition_of: dict[str, dict[bytes, int]] = {}
         self._probe: asyncio.Task[None] | None = None
         self._topics_ready = False
         self._lanes: dict[tuple[str, int], Lane] = {}
@@ -99,15 +99,11 @@ class KafkaPublisher:
         if self._pending + len(records) > self.max_pending_records:
             # Overloaded: a fast 503 now beats a queue that times everyone out later.
             raise BrokerUnavailable(retry_after_s=1.0)
-        partitions = self._partitions[topic]
-        now = time.time() * 1000
+        now = int(time.time() * 1000)
         waits: set[asyncio.Future[None]] = set()
-        touched: set[Lane] = set()
-        for key, value in records:
-            lane = self._lane(producer, topic, self._partition(topic, key, partitions))
-            waits.add(lane.add(key, value, now))
-            touched.add(lane)
-        for lane in touched:
+        for partition, group in self._by_partition(topic, records).items():
+            lane = self._lane(producer, topic, partition)
+            waits.update(lane.add_many(group, now))
             lane.kick()
         self._pending += len(records)
         try:
@@ -140,17 +136,27 @@ class KafkaPublisher:
             lane = self._lanes[(topic, partition)] = Lane(producer, topic, partition)
         return lane
 
-    def _partition(self, topic: str, key: bytes, partitions: list[int]) -> int:
-        # The Java client's murmur2, as Faust and every other consumer of the topic expect;
-        # pure Python, so remembered per key.
-        cache_key = (topic, key)
-        p = self._partition_of.get(cache_key)
-        if p is None:
-            if len(self._partition_of) > 1_000_000:
-                self._partition_of.clear()
-            p = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
-            self._partition_of[cache_key] = p
-        return p
+    def _by_partition(self, topic: str, records: Sequence[Record]) -> dict[int, list[Record]]:
+        """``records`` grouped by partition, in order. The partitioner is the Java client's
+        murmur2, as Faust and every other consumer of the topic expect; it is pure Python, so
+        each key's partition is remembered."""
+        known = self._partition_of.get(topic)
+        if known is None or len(known) > 1_000_000:
+            known = self._partition_of[topic] = {}
+        partitions = self._partitions[topic]
+        groups: dict[int, list[Record]] = {}
+        for record in records:
+            p = known.get(record[0])
+            if p is None:
+                p = known[record[0]] = partitions[
+                    (murmur2(record[0]) & 0x7FFFFFFF) % len(partitions)
+                ]
+            group = groups.get(p)
+            if group is None:
+                groups[p] = [record]
+            else:
+                group.append(record)
+        return groups
 
     def _mark_unavailable(self, exc: BaseException) -> None:
         if self._available:

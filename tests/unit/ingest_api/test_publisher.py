@@ -3,34 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.record.default_records import DefaultRecordBatch
 
 from ingest_api.errors import BrokerUnavailable
 from ingest_api.publisher import KafkaPublisher
 
 
-class FakeBatch:
-    def __init__(self) -> None:
-        self.records: list[bytes] = []
-
-    def append(self, *, key: bytes, value: bytes, timestamp: float) -> object:
-        self.records.append(value)
-        return object()
+def values_of(batch: BatchBuilder) -> list[bytes]:
+    """The record values of a batch, read back as a consumer would."""
+    records = DefaultRecordBatch(bytearray(batch._build()))
+    return [bytes(r.value) for r in records]
 
 
 class FakeProducer:
     """Hands out batches; each send is acknowledged when the test says so."""
 
     def __init__(self) -> None:
-        self.sent: list[FakeBatch] = []
+        self.sent: list[BatchBuilder] = []
         self.acks: list[asyncio.Future[None]] = []
 
-    def create_batch(self) -> FakeBatch:
-        return FakeBatch()
+    def create_batch(self) -> BatchBuilder:
+        # aiokafka's own batch: the lanes write to its record builder directly.
+        return BatchBuilder(16 * 1024, compression_type=0)
 
-    async def send_batch(self, batch: FakeBatch, topic: str, *, partition: int) -> Any:
+    async def send_batch(self, batch: BatchBuilder, topic: str, *, partition: int) -> Any:
         self.sent.append(batch)
         ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.acks.append(ack)
@@ -53,7 +54,7 @@ async def test_requests_sharing_a_batch_are_acknowledged_together_once_kafka_ack
     await asyncio.sleep(0.05)
     assert not a.done()
     assert not b.done()
-    assert [batch.records for batch in producer.sent] == [[b"a", b"b"]]
+    assert [values_of(batch) for batch in producer.sent] == [[b"a", b"b"]]
     producer.acks[0].set_result(None)
     await asyncio.gather(a, b)
 
@@ -93,3 +94,33 @@ async def test_a_failed_send_is_broker_unavailable_for_its_requests() -> None:
     producer.acks[0].set_exception(KafkaTimeoutError())
     with pytest.raises(BrokerUnavailable):
         await a
+
+
+async def test_a_request_larger_than_a_batch_spans_batches_in_order_and_waits_for_all() -> None:
+    producer = FakeProducer()
+    pub = _publisher(producer)
+    values = [b"event-%04d-" % i + b"x" * 200 for i in range(300)]  # ~65 KiB: 5 batches
+    task = asyncio.create_task(pub.publish("t", [(b"u1", v) for v in values]))
+    await _until(lambda: len(producer.acks) >= 1)
+    producer.acks[0].set_result(None)  # batches go one at a time: the next follows this ack
+    await _until(lambda: len(producer.acks) >= 2)
+    assert not task.done()  # the first batch's ack is not the whole request's
+    while not task.done():
+        for ack in producer.acks:
+            if not ack.done():
+                ack.set_result(None)
+        await asyncio.sleep(0.01)
+    await task
+    assert len(producer.sent) > 2
+    sent = [values_of(batch) for batch in producer.sent]
+    assert [v for batch in sent for v in batch] == values
+    offsets = [[r.offset for r in DefaultRecordBatch(bytearray(b._build()))] for b in producer.sent]
+    assert all(o == list(range(len(o))) for o in offsets)  # each batch numbered from 0
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    for _ in range(int(timeout_s / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not met in time")
