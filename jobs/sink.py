@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import duckdb
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
@@ -135,10 +136,11 @@ class Sink:
                 )
             except ManifestError:
                 raise  # terminal: an operator has to look at the warehouse
-            except (WarehouseError, OSError) as exc:
+            except (WarehouseError, OSError, duckdb.IOException) as exc:
                 # Transient (a lock held too long, a concurrent compaction, a full disk being
-                # cleared): retry without committing. While stopping, give up after a few
-                # tries: nothing was committed, so the next run reads these records again.
+                # cleared, DuckDB failing to write a Parquet file): retry without committing.
+                # While stopping, give up after a few tries: nothing was committed, so the
+                # next run reads these records again.
                 if self._stopping.is_set() and attempts >= _ATTEMPTS_WHILE_STOPPING:
                     raise
                 log.warning(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pytest
 from aiokafka import TopicPartition
@@ -26,6 +27,7 @@ from jobs.sink_batch import Batch, lag
 from tests.support.events import catalog_video, event
 from warehouse import views
 from warehouse.store import Store
+from warehouse.tier1 import WriteResult, write_batch
 
 SESSION = {
     "session_key": "u1|s1", "user_id": "u1", "session_id": "s1", "video_id": "v1",
@@ -214,3 +216,32 @@ def test_a_failed_offset_commit_is_harmless_the_records_are_read_again_and_dedup
     assert first.stats.commits_failed == 2 and committed == {}
     run_sink(FakeConsumer(log, committed, lambda: None), store, 25)
     assert sorted(stored_event_ids(tmp_path)) == [f"evt-{i:05d}" for i in range(40)]
+
+
+def test_a_failed_warehouse_write_is_retried_and_nothing_is_committed_before_it_lands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("jobs.sink.asyncio.sleep", _no_sleep)
+    store = Store.open(tmp_path)
+    log, committed = event_log(30), {}
+    failures = [duckdb.IOException("disk full"), OSError("no space left on device")]
+    seen_committed: list[dict[TopicPartition, int]] = []
+
+    def flaky_write(store: Store, **batch: Any) -> WriteResult:
+        seen_committed.append(dict(committed))
+        if failures:
+            raise failures.pop(0)
+        return write_batch(store, **batch)
+
+    settings = SinkSettings(sink_batch_records=30, sink_batch_seconds=60.0)
+    consumer = FakeConsumer(log, committed, lambda: None)
+    sink = Sink(consumer, store, settings, write=flaky_write)  # type: ignore[arg-type]
+    consumer.on_drained = sink.stop
+    asyncio.run(sink.run())
+    assert len(seen_committed) == 3 and all(c == {} for c in seen_committed)
+    assert sorted(stored_event_ids(tmp_path)) == [f"evt-{i:05d}" for i in range(30)]
+    assert sum(committed.values()) == 30
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
