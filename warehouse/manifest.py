@@ -12,6 +12,11 @@ no reader can still hold a snapshot that lists them (the store's ``snapshot_ttl_
 in that version". The rollup clears a mark only if nobody re-marked it after the snapshot it
 computed from, so a day touched while a rollup runs is recomputed by the next one.
 
+``opaque`` holds the marks whose change is *not* fully described by the ``_view_touches`` rows
+committed with it (the sink's ``write_batch`` records which views it may have changed; erase,
+the synthetic generator and any other writer do not). The rollup may check a day's views
+incrementally only if no mark behind that day is opaque.
+
 This module is pure: JSON in, JSON out.
 """
 
@@ -51,6 +56,7 @@ class Manifest:
     tables: dict[str, dict[str, list[DataFile]]] = field(default_factory=dict)
     dirty: dict[str, dict[str, int]] = field(default_factory=dict)
     trash: dict[str, float] = field(default_factory=dict)
+    opaque: dict[str, dict[str, int]] = field(default_factory=dict)
 
     # -- reading -------------------------------------------------------------------------------
     def keys(self, table: str) -> list[str]:
@@ -70,6 +76,10 @@ class Manifest:
     def marks(self, kind: DirtyKind) -> dict[str, int]:
         return dict(self.dirty.get(kind.value, {}))
 
+    def tracked(self, kind: DirtyKind, key: str) -> bool:
+        """Whether every change behind mark ``kind``/``key`` left its ``_view_touches`` rows."""
+        return key not in self.opaque.get(kind.value, {})
+
     # -- editing (inside Store.commit, on a private copy) -------------------------------------
     def add_file(self, table: str, key: str, f: DataFile) -> None:
         self.tables.setdefault(table, {}).setdefault(key, []).append(f)
@@ -82,18 +92,23 @@ class Manifest:
         else:
             parts.pop(key, None)
 
-    def mark(self, kind: DirtyKind, key: str) -> None:
-        """Mark ``key`` dirty as of this (the version being committed)."""
+    def mark(self, kind: DirtyKind, key: str, *, touches: bool = False) -> None:
+        """Mark ``key`` dirty as of this (the version being committed). ``touches``: the same
+        commit lists every (user_id, session_id) whose views this change may alter in
+        ``_view_touches`` (only the sink's batches do); otherwise the mark is opaque."""
         self.dirty.setdefault(kind.value, {})[key] = self.version
+        if not touches:
+            self.opaque.setdefault(kind.value, {})[key] = self.version
 
     def clear(self, kind: DirtyKind, done: Mapping[str, int]) -> None:
         """Drop marks the rollup handled: those not re-marked after the version it read."""
-        marks = self.dirty.get(kind.value, {})
-        for key, seen in done.items():
-            if key in marks and marks[key] <= seen:
-                del marks[key]
-        if not marks:
-            self.dirty.pop(kind.value, None)
+        for book in (self.dirty, self.opaque):
+            marks = book.get(kind.value, {})
+            for key, seen in done.items():
+                if key in marks and marks[key] <= seen:
+                    del marks[key]
+            if not marks:
+                book.pop(kind.value, None)
 
     def copy(self) -> Manifest:
         return Manifest(
@@ -102,6 +117,7 @@ class Manifest:
             tables={t: {k: list(fs) for k, fs in p.items()} for t, p in self.tables.items()},
             dirty={k: dict(v) for k, v in self.dirty.items()},
             trash=dict(self.trash),
+            opaque={k: dict(v) for k, v in self.opaque.items()},
         )
 
     # -- (de)serialisation ---------------------------------------------------------------------
@@ -115,6 +131,7 @@ class Manifest:
                 for t, p in sorted(self.tables.items())
             },
             "dirty": self.dirty,
+            "opaque": self.opaque,
             "trash": self.trash,
         }
         return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
@@ -124,6 +141,9 @@ class Manifest:
         doc = orjson.loads(raw)
         if doc.get("format") != FORMAT:
             raise ValueError(f"manifest format {doc.get('format')!r}, expected {FORMAT}")
+        dirty = {k: {d: int(v) for d, v in m.items()} for k, m in doc["dirty"].items()}
+        # a manifest written before ``opaque`` existed: none of its marks left touches
+        opaque = doc.get("opaque", dirty)
         return cls(
             version=int(doc["version"]),
             committed_at=float(doc["committed_at"]),
@@ -131,6 +151,7 @@ class Manifest:
                 t: {k: [DataFile(p, int(n)) for p, n in fs] for k, fs in parts.items()}
                 for t, parts in doc["tables"].items()
             },
-            dirty={k: {d: int(v) for d, v in m.items()} for k, m in doc["dirty"].items()},
+            dirty=dirty,
             trash={p: float(t) for p, t in doc["trash"].items()},
+            opaque={k: {d: int(v) for d, v in m.items()} for k, m in opaque.items()},
         )

@@ -504,7 +504,22 @@ CATALOG_SEEN = _t(
     key=("video_id",),
 )
 
-TIER1_TABLES = (EVENTS, MILESTONES, SESSIONS, CATALOG)
+# Which views a sink batch may have changed: the (user_id, session_id) of its new start/play
+# events and sessions, in the partition of the dirty mark they came with (not shown to
+# analysts). The rollup checks only these pairs' views and drops the rows it has handled.
+VIEW_TOUCHES = _t(
+    "_view_touches",
+    T1,
+    "(user_id, session_id) of new start/play events and sessions; date = their dirty mark's key",
+    "date",
+    ("user_id", "session_id"),
+    """
+    user_id VARCHAR
+    session_id VARCHAR
+    """,
+)
+
+TIER1_TABLES = (EVENTS, MILESTONES, SESSIONS, CATALOG, VIEW_TOUCHES)
 TIER2_TABLES = (
     VIEWS,
     VIDEO_VIEWERS,

@@ -36,7 +36,7 @@ from warehouse.records import (
     session_row,
     utc_date,
 )
-from warehouse.schema import CATALOG, EVENTS, MILESTONES, SESSIONS, TABLES, Table
+from warehouse.schema import CATALOG, EVENTS, MILESTONES, SESSIONS, TABLES, VIEW_TOUCHES, Table
 from warehouse.store import Store, sql_list
 
 
@@ -57,6 +57,7 @@ class _Group:
     rows: list[Row] = field(default_factory=list)
     view_events: bool = False
     prefs: bool = False
+    touches: list[Row] = field(default_factory=list)  # (user_id, session_id) of views touched
 
 
 def write_batch(
@@ -77,14 +78,18 @@ def write_batch(
     for ev in events:
         g = groups[(EVENTS, utc_date(ev.ts).isoformat())]
         g.rows.append(event_row(ev))
-        g.view_events |= ev.type in VIEW_TYPES
+        if ev.type in VIEW_TYPES:
+            g.view_events = True
+            g.touches.append(_touch(ev.user_id, getattr(ev, "session_id", None)))
         g.prefs |= ev.type is EventType.SET_PREFERENCES
         if isinstance(ev, StartEvent):
             from_starts.append(catalog_row_from_start(ev))
     for m in milestones:
         groups[(MILESTONES, utc_date(m.ts).isoformat())].rows.append(milestone_row(m))
     for s in sessions:
-        groups[(SESSIONS, utc_date(s.started_at).isoformat())].rows.append(session_row(s))
+        g = groups[(SESSIONS, utc_date(s.started_at).isoformat())]
+        g.rows.append(session_row(s))
+        g.touches.append(_touch(s.user_id, s.session_id))
     upserts = [catalog_row(c) for c in catalog]
     if not groups and not upserts and not from_starts:
         return WriteResult(version=None)
@@ -103,13 +108,17 @@ def write_batch(
             m.add_file(table.name, key, f)
             written[table.name] += f.rows
             touched.add((table.name, date.fromisoformat(key)))
+            if g.touches:  # a superset of what changed (duplicates included): harmless
+                t = _write_touches(store, con, key, g.touches)
+                if t is not None:
+                    m.add_file(VIEW_TOUCHES.name, key, t)
             if table is SESSIONS:
-                m.mark(DirtyKind.SESSIONS, key)
+                m.mark(DirtyKind.SESSIONS, key, touches=True)
             elif table is MILESTONES:
                 m.mark(DirtyKind.MILESTONES, key)
             else:
                 if g.view_events:
-                    m.mark(DirtyKind.VIEW_EVENTS, key)
+                    m.mark(DirtyKind.VIEW_EVENTS, key, touches=True)
                 if g.prefs:
                     m.mark(DirtyKind.PREFS, key)
         changed = _merge_catalog(store, con, m, upserts, from_starts)
@@ -141,6 +150,25 @@ class _NothingNew(Exception):
     """Raised inside a commit to abort it: the whole batch was already stored."""
 
 
+def _touch(user_id: str, session_id: str | None) -> Row:
+    return {"user_id": user_id, "session_id": session_id}
+
+
+def _write_touches(
+    store: Store, con: duckdb.DuckDBPyConnection, key: str, touches: list[Row]
+) -> DataFile | None:
+    con.register("touches_in", pa.Table.from_pylist(touches))
+    try:
+        return store.write_query(
+            con,
+            "SELECT DISTINCT user_id, session_id FROM touches_in WHERE session_id IS NOT NULL",
+            VIEW_TOUCHES,
+            key,
+        )
+    finally:
+        con.unregister("touches_in")
+
+
 def _register(con: duckdb.DuckDBPyConnection, name: str, rows: list[Row]) -> None:
     ordered = [{**r, "_ord": i} for i, r in enumerate(rows)]
     con.register(name, pa.Table.from_pylist(ordered))
@@ -161,9 +189,11 @@ def _append(
         existing = m.partition(table.name, key)
         anti = ""
         if existing:
+            # only stored ids that are in the batch: the hash table is the batch's, not the day's
             anti = (
                 f'WHERE "{id_col}" NOT IN (SELECT "{id_col}" '
-                f"FROM read_parquet({sql_list(store.paths(existing))}))"
+                f"FROM read_parquet({sql_list(store.paths(existing))}) "
+                f'WHERE "{id_col}" IN (SELECT "{id_col}" FROM batch))'
             )
         sql = (
             f"SELECT * FROM batch {anti} "

@@ -33,22 +33,40 @@ students AS (
     JOIN lessons l USING (video_id)
     GROUP BY m.user_id, l.course_id
 ),
-per_lesson AS (
-    SELECT s.user_id, s.course_id, l.module_id, l.required, d.first_completed_at
-    FROM students s
-    JOIN lessons l USING (course_id)
-    LEFT JOIN done d ON d.user_id = s.user_id AND d.video_id = l.video_id
+module_lessons AS (
+    -- every module of every course, with its required lessons (a property of the course)
+    SELECT course_id, module_id, count(*) FILTER (WHERE required) AS lessons_required
+    FROM lessons
+    GROUP BY course_id, module_id
+),
+module_done AS (
+    -- per student and module: required lessons completed, and when the last one first was
+    SELECT
+        d.user_id,
+        l.course_id,
+        l.module_id,
+        count(*) AS lessons_completed,
+        max(d.first_completed_at) AS last_completed_at
+    FROM done d
+    JOIN lessons l USING (video_id)
+    WHERE l.required
+    GROUP BY d.user_id, l.course_id, l.module_id
 ),
 per_module AS (
+    -- students x modules (not x lessons): a row per module of each student's course
     SELECT
-        user_id,
-        course_id,
-        module_id,
-        count(*) FILTER (WHERE required) AS lessons_required,
-        count(first_completed_at) FILTER (WHERE required) AS lessons_completed,
-        max(first_completed_at) FILTER (WHERE required) AS last_completed_at
-    FROM per_lesson
-    GROUP BY user_id, course_id, module_id
+        s.user_id,
+        s.course_id,
+        ml.module_id,
+        ml.lessons_required,
+        coalesce(md.lessons_completed, 0) AS lessons_completed,
+        md.last_completed_at
+    FROM students s
+    JOIN module_lessons ml USING (course_id)
+    LEFT JOIN module_done md
+        ON md.user_id = s.user_id
+        AND md.course_id = s.course_id
+        AND md.module_id IS NOT DISTINCT FROM ml.module_id
 ),
 per_course AS (
     SELECT
@@ -59,15 +77,17 @@ per_course AS (
         count(*) FILTER (WHERE lessons_required > 0) AS modules_total,
         count(*) FILTER (WHERE lessons_required > 0 AND lessons_completed = lessons_required)
             AS modules_completed,
-        list(
-            struct_pack(
+        -- ordered by module_id, NULL first (module ids are unique within a course); sorting
+        -- each small list afterwards is much cheaper than an ordered aggregate
+        list_transform(list_sort(list({
+            'has_id': module_id IS NOT NULL,
+            'm': struct_pack(
                 module_id := module_id,
                 lessons_required := lessons_required,
                 lessons_completed := lessons_completed,
                 completed := lessons_required > 0 AND lessons_completed = lessons_required
             )
-            ORDER BY module_id NULLS FIRST
-        ) AS modules,
+        })), lambda x: x.m) AS modules,
         max(last_completed_at) AS last_completed_at
     FROM per_module
     GROUP BY user_id, course_id

@@ -20,12 +20,22 @@ v AS (
 prefs AS (
     SELECT user_id, ts, tz FROM user_prefs WHERE tz IN (SELECT name FROM zones)
 ),
+pref_users AS (
+    SELECT DISTINCT user_id FROM prefs
+),
+pref_tz AS (
+    -- the ASOF join only for the views of the few users who ever set a time zone
+    SELECT v.*, p.tz AS pref_tz
+    FROM (SELECT * FROM v SEMI JOIN pref_users USING (user_id)) v
+    ASOF LEFT JOIN prefs p ON p.user_id = v.user_id AND v.started_at >= p.ts
+    UNION ALL BY NAME
+    SELECT *, NULL::VARCHAR AS pref_tz FROM v ANTI JOIN pref_users USING (user_id)
+),
 placed AS (
     SELECT
-        v.*,
-        coalesce(p.tz, CASE WHEN v.tz IN (SELECT name FROM zones) THEN v.tz END, 'UTC') AS eff_tz
-    FROM v
-    ASOF LEFT JOIN prefs p ON p.user_id = v.user_id AND v.started_at >= p.ts
+        *,
+        coalesce(pref_tz, CASE WHEN tz IN (SELECT name FROM zones) THEN tz END, 'UTC') AS eff_tz
+    FROM pref_tz
 ),
 local AS (
     SELECT *, timezone(eff_tz, started_at) AS local_start FROM placed

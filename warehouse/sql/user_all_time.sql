@@ -15,14 +15,25 @@ WITH a AS (
 d AS (
     SELECT * FROM user_daily WHERE user_id IN (SELECT user_id FROM scope)
 ),
+per_video AS (
+    -- distinct videos in two steps: one hash aggregate per level, not one per count(DISTINCT)
+    SELECT
+        user_id,
+        video_id,
+        sum(watch_time_s::DECIMAL(18, 3)) AS watch_time_s,
+        sum(sessions) AS sessions,
+        bool_or(completed_views > 0) AS completed
+    FROM a
+    GROUP BY user_id, video_id
+),
 watching AS (
     SELECT
         user_id,
-        sum(watch_time_s::DECIMAL(18, 3)) / 60 AS watch_time_min,
+        sum(watch_time_s) / 60 AS watch_time_min,
         sum(sessions) AS sessions,
-        count(DISTINCT video_id) AS videos_watched,
-        count(DISTINCT video_id) FILTER (WHERE completed_views > 0) AS videos_completed
-    FROM a
+        count(*) AS videos_watched,
+        count(*) FILTER (WHERE completed) AS videos_completed
+    FROM per_video
     GROUP BY user_id
 ),
 days AS (
@@ -37,14 +48,14 @@ days AS (
     GROUP BY user_id
 ),
 channels AS (
-    -- top 3 by watch time, ties by name (list_sort of structs sorts field by field)
+    -- top 3 by watch time, ties by name: the 3 smallest keys (structs compare field by field),
+    -- in key order; a top-3 per user instead of sorting a list of all of them
     SELECT
         user_id,
-        list_transform(list_sort(list({'neg_w': -w, 'channel': channel}))[1:3], lambda x: x.channel)
-            AS favorite_channels
+        min_by(channel, {'neg_w': -w, 'channel': channel}, 3) AS favorite_channels
     FROM (
-        SELECT a.user_id, c.channel, sum(a.watch_time_s::DECIMAL(18, 3)) AS w
-        FROM a
+        SELECT a.user_id, c.channel, sum(a.watch_time_s) AS w
+        FROM per_video a
         JOIN catalog c USING (video_id)
         WHERE c.channel IS NOT NULL
         GROUP BY a.user_id, c.channel
@@ -54,8 +65,7 @@ channels AS (
 hours AS (
     SELECT
         user_id,
-        list_transform(list_sort(list({'neg_w': -w, 'hour': hour}))[1:3], lambda x: x.hour)
-            AS favorite_hours
+        min_by(hour, {'neg_w': -w, 'hour': hour}, 3) AS favorite_hours
     FROM (SELECT user_id, hour, sum(watch_time_s::DECIMAL(18, 3)) AS w FROM a GROUP BY user_id, hour)
     GROUP BY user_id
 )

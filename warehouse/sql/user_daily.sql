@@ -9,37 +9,54 @@
 --                   before the end of that local day, else the default (variable)
 -- goal_met          watch_time_min >= goal_minutes
 -- Inputs: user_activity, user_prefs. Variables: day (DATE), default_goal_minutes (INTEGER).
-WITH a AS (
-    SELECT * FROM user_activity WHERE day = getvariable('day')
+-- Distinct videos are counted in two steps (per user and video, then per user): one hash
+-- aggregate per level instead of one per count(DISTINCT). The goal is looked up only for the
+-- few users who ever set one (a join to them, not an ASOF join over every user).
+WITH per_video AS (
+    SELECT
+        user_id,
+        arg_min(tz, first_started_at) AS tz,
+        min(first_started_at) AS first_started_at,
+        sum(watch_time_s::DECIMAL(18, 3)) AS watch_time_s,
+        sum(sessions) AS sessions,
+        bool_or(completed_views > 0) AS completed
+    FROM user_activity
+    WHERE day = getvariable('day')
+    GROUP BY user_id, video_id
 ),
 d AS (
     SELECT
         user_id,
         arg_min(tz, first_started_at) AS tz,
-        sum(watch_time_s::DECIMAL(18, 3)) / 60 AS watch_time_min,
-        count(DISTINCT video_id) AS videos_watched,
-        count(DISTINCT video_id) FILTER (WHERE completed_views > 0) AS videos_completed,
+        sum(watch_time_s) / 60 AS watch_time_min,
+        count(*) AS videos_watched,
+        count(*) FILTER (WHERE completed) AS videos_completed,
         sum(sessions) AS sessions
-    FROM a
+    FROM per_video
     GROUP BY user_id
 ),
 goals AS (
     SELECT user_id, ts, daily_goal_minutes FROM user_prefs WHERE daily_goal_minutes IS NOT NULL
 ),
-ends AS (
-    SELECT *, timezone(tz, CAST(getvariable('day') + 1 AS TIMESTAMP)) AS day_end FROM d
+goal_of AS (
+    -- the latest goal set before the end of the local day (ties: the larger goal)
+    SELECT d.user_id, arg_max(g.daily_goal_minutes, (g.ts, g.daily_goal_minutes)) AS goal
+    FROM d
+    JOIN goals g
+        ON g.user_id = d.user_id
+        AND g.ts < timezone(d.tz, CAST(getvariable('day') + 1 AS TIMESTAMP))
+    GROUP BY d.user_id
 )
 SELECT
-    e.user_id,
-    e.tz,
-    e.watch_time_min,
-    e.videos_watched,
-    e.videos_completed,
-    e.sessions,
-    e.watch_time_min / e.sessions AS avg_session_min,
-    coalesce(g.daily_goal_minutes, getvariable('default_goal_minutes')) AS goal_minutes,
-    e.watch_time_min >= coalesce(g.daily_goal_minutes, getvariable('default_goal_minutes'))
-        AS goal_met,
+    d.user_id,
+    d.tz,
+    d.watch_time_min,
+    d.videos_watched,
+    d.videos_completed,
+    d.sessions,
+    d.watch_time_min / d.sessions AS avg_session_min,
+    coalesce(g.goal, getvariable('default_goal_minutes')) AS goal_minutes,
+    d.watch_time_min >= coalesce(g.goal, getvariable('default_goal_minutes')) AS goal_met,
     getvariable('day') AS day
-FROM ends e
-ASOF LEFT JOIN goals g ON g.user_id = e.user_id AND e.day_end > g.ts
+FROM d
+LEFT JOIN goal_of g USING (user_id)

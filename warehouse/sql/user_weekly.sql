@@ -4,10 +4,17 @@
 -- days_active     local days with watching; goal_met_days: those with the daily goal met
 -- goal_met        the goal was met on every day of the week
 -- Inputs: user_activity, user_daily. Variables: week (DATE, a Monday).
-WITH a AS (
-    SELECT *
+-- Distinct videos in two steps (per user and video, then per user): one hash aggregate per
+-- level instead of one per count(DISTINCT).
+WITH per_video AS (
+    SELECT
+        user_id,
+        sum(watch_time_s::DECIMAL(18, 3)) AS watch_time_s,
+        sum(sessions) AS sessions,
+        bool_or(completed_views > 0) AS completed
     FROM user_activity
     WHERE day >= getvariable('week') AND day < getvariable('week') + 7
+    GROUP BY user_id, video_id
 ),
 d AS (
     SELECT *
@@ -17,11 +24,11 @@ d AS (
 watching AS (
     SELECT
         user_id,
-        sum(watch_time_s::DECIMAL(18, 3)) / 60 AS watch_time_min,
-        count(DISTINCT video_id) AS videos_watched,
-        count(DISTINCT video_id) FILTER (WHERE completed_views > 0) AS videos_completed,
+        sum(watch_time_s) / 60 AS watch_time_min,
+        count(*) AS videos_watched,
+        count(*) FILTER (WHERE completed) AS videos_completed,
         sum(sessions) AS sessions
-    FROM a
+    FROM per_video
     GROUP BY user_id
 ),
 days AS (

@@ -12,7 +12,8 @@ WITH s AS (
     SELECT * FROM sessions WHERE date = getvariable('day')
 ),
 starts AS (
-    SELECT DISTINCT user_id, session_id
+    -- no DISTINCT: the semi join below keeps each session once anyway
+    SELECT user_id, session_id
     FROM events
     WHERE date BETWEEN getvariable('day') AND getvariable('day') + 1
       AND type IN ('start', 'play')

@@ -1,0 +1,141 @@
+"""Late data below the day grain: a late batch that changes no view recomputes nothing, one
+that does recomputes its days, and either way the tables equal a full recompute, row for row."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+import orjson
+import pytest
+
+from warehouse import rollups
+from warehouse.manifest import DirtyKind, Manifest
+from warehouse.schema import TIER2_TABLES, VIEW_TOUCHES
+from warehouse.store import Store
+
+from .test_warehouse_incremental import _contents
+from .wh_builders import Batch, at, event, prefs, session, video
+
+DAYS = ("2024-03-01", "2024-03-02", "2024-03-03")
+
+
+def _base(rng: random.Random) -> tuple[Batch, list[tuple[str, str, str]]]:
+    """Views on three days (some near midnight), plus sessions whose start event is missing
+    (returned: user, session, day), so a late start can turn them into views."""
+    b = Batch()
+    b.catalog += [video(f"v{i}", duration=300.0 + 60 * i, creator_id=f"c{i % 2}",
+                        channel=f"ch{i % 3}") for i in range(5)]  # fmt: skip
+    b.events.append(prefs("u3", at("2024-02-28 00:00"), tz="America/New_York"))
+    b.events.append(prefs("u5", at("2024-03-02 12:00"), daily_goal_minutes=1))
+    startless = []
+    for n in range(60):
+        day = rng.choice(DAYS)
+        hour = rng.choice((0, 1, 12, 22, 23))
+        user, sid = f"u{rng.randrange(12)}", f"s{n}"
+        kw = {
+            "video": f"v{rng.randrange(5)}",
+            "watch": float(rng.choice((0, 30, 200, 900))),
+            "intervals": [(0.0, float(rng.randrange(10, 300)))],
+            "completed": rng.random() < 0.3,
+            "tz": rng.choice((None, "Europe/Paris", "Asia/Tokyo")),
+        }
+        started = at(f"{day} {hour:02d}:{rng.randrange(60):02d}")
+        if rng.random() < 0.2:
+            b.sessions.append(session(user, sid, started, **kw))
+            startless.append((user, sid, day))
+        else:
+            b.view(user, sid, started, **kw)
+    return b, startless
+
+
+def _late(rng: random.Random, startless: list[tuple[str, str, str]], n: int) -> Batch:
+    """A mixed late batch: starts of sessions nobody closed (no view), starts for sessions that
+    had none (new views, some after midnight), whole late views, repeated starts."""
+    late = Batch()
+    for i in range(n):
+        kind = rng.randrange(4)
+        day = rng.choice(DAYS)
+        if kind == 0:  # a start whose session record never arrived: changes no view
+            late.events.append(event("start", "u1", at(f"{day} 23:50"), session=f"open{i}"))
+        elif kind == 1 and startless:  # the missing start of a stored session
+            user, sid, d = startless.pop()
+            when = at(f"{d} 23:59") + timedelta(minutes=rng.choice((0, 2)))  # maybe next day
+            late.events.append(event("play", user, when, session=sid))
+        elif kind == 2:  # a whole late view
+            late.view(f"u{rng.randrange(14)}", f"late{i}", at(f"{day} 23:30"), video="v2",
+                      watch=120.0, intervals=[(0.0, 100.0)])  # fmt: skip
+        else:  # a second start of a stored view: changes nothing
+            late.events.append(event("start", "u1", at(f"{day} 05:00"), session="s0"))
+    return late
+
+
+def test_late_starts_without_sessions_recompute_nothing(store: Store) -> None:
+    b, _ = _base(random.Random(1))
+    b.write(store)
+    rollups.run(store)
+    before = _contents(store)
+    tier2 = {t.name: store.manifest().tables.get(t.name) for t in TIER2_TABLES}
+
+    late = Batch()
+    for i in range(50):
+        late.events.append(event("start", f"u{i % 7}", at("2024-03-02 23:00"), session=f"x{i}"))
+    assert late.write(store).version is not None
+    report = rollups.run(store)
+
+    assert report.version is not None  # the marks are cleared ...
+    assert report.plan.view_days == frozenset() and not report.rewritten  # ... nothing rebuilt
+    m = store.manifest()
+    assert not m.dirty and not m.keys(VIEW_TOUCHES.name)
+    assert {t.name: m.tables.get(t.name) for t in TIER2_TABLES} == tier2  # no file rewritten
+    assert _contents(store) == before
+    rollups.run(store, full=True)
+    assert _contents(store) == before
+
+
+@pytest.mark.parametrize("seed", [2, 3, 4])
+def test_incremental_late_rollup_equals_a_full_recompute(store: Store, seed: int) -> None:
+    rng = random.Random(seed)
+    b, startless = _base(rng)
+    b.write(store)
+    rollups.run(store)
+    for _ in range(3):
+        _late(rng, startless, 6).write(store)
+        rollups.run(store)
+        incremental = _contents(store)
+        rollups.run(store, full=True)
+        assert _contents(store) == incremental
+        assert not store.manifest().keys(VIEW_TOUCHES.name)
+
+
+def test_a_late_start_of_a_stored_session_is_a_new_view(store: Store) -> None:
+    b = Batch()
+    b.view("u1", "a", at("2024-03-01 10:00"), watch=60)
+    b.sessions.append(session("u2", "b", at("2024-03-01 23:58"), watch=60))  # no start yet
+    b.write(store)
+    rollups.run(store)
+    late = Batch()
+    late.events.append(event("start", "u2", at("2024-03-02 00:01"), session="b"))  # next day
+    late.write(store)
+    report = rollups.run(store)
+    assert date(2024, 3, 1) in report.plan.view_days
+    rows = _contents(store)["video_daily"]
+    assert len(rows) == 1 and rows[0][1] == "2"  # (video_id, views=2, ...)
+
+
+def test_marks_without_touches_are_opaque() -> None:
+    m = Manifest(version=3)
+    m.mark(DirtyKind.SESSIONS, "2024-03-01", touches=True)
+    assert m.tracked(DirtyKind.SESSIONS, "2024-03-01")
+    m.version = 4
+    m.mark(DirtyKind.SESSIONS, "2024-03-01")  # e.g. erase-user rewrote the day
+    m.version = 5
+    m.mark(DirtyKind.SESSIONS, "2024-03-01", touches=True)
+    assert not m.tracked(DirtyKind.SESSIONS, "2024-03-01")  # the opaque change is still due
+    m.clear(DirtyKind.SESSIONS, {"2024-03-01": 5})
+    assert m.dirty == {} and m.opaque == {}
+    # a manifest written before touches existed: every mark is opaque
+    doc = orjson.loads(Manifest(version=1, dirty={"sessions": {"2024-03-01": 1}}).to_json())
+    del doc["opaque"]
+    old = Manifest.from_json(orjson.dumps(doc))
+    assert not old.tracked(DirtyKind.SESSIONS, "2024-03-01")
