@@ -1,16 +1,19 @@
-"""The stream: decode -> model (``Processor``) -> emit -> table write. Nothing else.
+"""The stream: fetched batches -> decode -> model (``Processor``) -> write-back -> flush.
 
-One agent (``concurrency=1``: Faust's table writers must not run concurrently, #606) reads
-``player-events``; a timer closes idle sessions by the event-time watermark. A step's
-milestones and session records are sent, and acknowledged by Kafka, before its state is
-written: a crash in between re-emits them on replay (same ids), never loses them.
+``player-events`` is consumed in the batches Kafka fetches (``bulk.BatchConsumer``), not one
+Faust stream event at a time; each batch is folded into write-back state (``batch.Batcher``)
+and flushed in the background: the step's milestone and session records acknowledged by
+Kafka first, then the state (one RocksDB write and changelog batch per partition), then the
+offsets acknowledged to Faust, whose commit flushes the producer before it commits. A timer
+closes idle sessions by the event-time watermark through the same path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import faust
 from faust.types import TP
@@ -21,9 +24,10 @@ from ingest_api.contract import (
     TOPIC_PLAYER_EVENTS,
     TOPIC_SESSIONS,
 )
-from streams import records, tables
-from streams.processor import Processor, Step
-from streams.records import BadRecord
+from streams import bulk, tables
+from streams.batch import Batcher, Record
+from streams.processor import Processor
+from streams.writeback import WriteBack
 
 log = logging.getLogger("watchflow.worker")
 
@@ -31,127 +35,114 @@ log = logging.getLogger("watchflow.worker")
 class Replays:
     """Which offsets a crashed (or moved) run may already have processed.
 
-    Faust writes RocksDB before the changelog record is acknowledged, so after a crash the
+    RocksDB is written before the changelog records are acknowledged, so after a crash the
     local state can be ahead of the changelog; re-read events are then no-ops that would
-    leave the changelog behind. Offsets below the log end seen when a partition is first
-    read after an assignment are "maybe replayed": their no-op steps rewrite the keys they
-    touch (see docs/stream-worker.md).
+    leave the changelog behind. Each flush notes in RocksDB, before its state, the last
+    source offset it stores (``tables.mark_stored_through``); when a partition is first read
+    after an assignment, offsets up to that note are "maybe replayed": their no-op steps
+    rewrite the keys they touch (see docs/stream-worker.md). A backlog this worker never
+    stored is not replayed, and costs no rewrites.
     """
 
-    def __init__(self, consumer_highwater: Any) -> None:
-        self._highwater = consumer_highwater
+    def __init__(self, stored_through: Callable[[int], int | None]) -> None:
+        self._stored_through = stored_through
         self._until: dict[TP, int] = {}
 
     def maybe_replayed(self, tp: TP, offset: int) -> bool:
         until = self._until.get(tp)
         if until is None:
-            until = self._until[tp] = int(self._highwater(tp) or 0)
-        return offset < until
+            mark = self._stored_through(tp.partition)
+            until = self._until[tp] = -1 if mark is None else mark
+        return offset <= until
 
     def reset(self) -> None:
         self._until.clear()
+
+
+CHUNK = 100  # events folded between two turns of the event loop
+
+
+class EventBatches:
+    """``bulk.Handler`` of player-events: waits for the catalog, then feeds the batcher."""
+
+    topic = TOPIC_PLAYER_EVENTS
+
+    def __init__(self, batcher: Batcher, catalog_ready: asyncio.Event) -> None:
+        self.batcher = batcher
+        self.catalog_ready = catalog_ready
+
+    async def ready(self) -> None:
+        await self.catalog_ready.wait()
+
+    async def handle(
+        self, batches: Sequence[tuple[TP, Sequence[Record]]], current: Callable[[], bool]
+    ) -> None:
+        since_yield = 0
+        for tp, recs in batches:
+            for i in range(0, len(recs), CHUNK):
+                if since_yield >= CHUNK:
+                    # Let the producer and the web server run; stop if a rebalance began
+                    # meanwhile (the rest is not acknowledged: its next owner reads it).
+                    self.batcher.emit()
+                    await asyncio.sleep(0)
+                    if not current():
+                        await self.batcher.kick()
+                        return
+                    since_yield = 0
+                chunk = recs[i : i + CHUNK]
+                self.batcher.process(tp, chunk)
+                since_yield += len(chunk)
+        self.batcher.emit()
+        await self.batcher.kick()
+
+    async def drain(self) -> None:
+        await self.batcher.drain()
+
+
+def write_back(t: tables.Tables) -> dict[str, WriteBack]:
+    """The write-back caches the processor writes into, by table name."""
+    return {tb.name: WriteBack(tables.RawStore(tb)) for tb in t.all}
 
 
 def install(
     app: faust.App,
     proc: Processor,
     t: tables.Tables,
+    stores: dict[str, WriteBack],
     catalog_ready: asyncio.Event,
     sweep_every_s: float,
-) -> None:
-    """Define the agent, the idle sweep and the assignment hooks on ``app``."""
-    n = proc.partitions
+) -> Batcher:
+    """Wire the batch consumer, the flush, the idle sweep and the assignment hooks on ``app``.
 
-    def topic(name: str) -> Any:
-        return app.topic(name, key_serializer="raw", value_serializer="raw", partitions=n)
-
-    events = topic(TOPIC_PLAYER_EVENTS)
-    milestones, sessions, dlq = (
-        topic(TOPIC_MILESTONES),
-        topic(TOPIC_SESSIONS),
-        topic(TOPIC_DEAD_LETTER),
+    ``proc`` must write into ``stores`` (``write_back(t)``)."""
+    events = app.topic(
+        TOPIC_PLAYER_EVENTS,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=proc.partitions,
     )
-    # Held while a step's records are in flight, so the sweep and the agent never compute a
-    # step from a state the other is about to replace.
-    lock = asyncio.Lock()
-    replays = Replays(lambda tp: app.consumer.highwater(tp))
+    app.topics.add(events)  # subscribed through Faust; its records go to the batch handler
+    replays = Replays(lambda p: tables.stored_through(t.videos, p))
+    sink = bulk.TableSink(app, {tb.name: tb for tb in t.all}, proc.partitions, t.videos)
+    batcher = Batcher(proc, stores, sink, replays.maybe_replayed)
+    bulk.install_consumer(app, EventBatches(batcher, catalog_ready))
     held: set[int] = set()
-
-    async def emit(step: Step) -> None:
-        futs = [
-            await milestones.send(key=m.user_id.encode(), value=records.milestone_bytes(m))
-            for m in step.milestones
-        ]
-        futs += [
-            await sessions.send(key=s.user_id.encode(), value=records.session_bytes(s))
-            for s in step.sessions
-        ]
-        await asyncio.gather(*futs)
-
-    async def dead_letter(msg: Any, error: str) -> None:
-        log.warning(
-            "record dead-lettered",
-            extra={"partition": msg.partition, "offset": msg.offset, "error": error},
-        )
-        value = records.dead_letter(
-            error,
-            topic=msg.topic,
-            partition=msg.partition,
-            offset=msg.offset,
-            key=msg.key,
-            value=msg.value,
-        )
-        await dlq.send(key=msg.key, value=value)
-
-    @app.agent(events, concurrency=1, name="watch-state")
-    async def watch_state(stream: Any) -> None:
-        await catalog_ready.wait()
-        async for event in stream.events():
-            msg = event.message
-            try:
-                ev = records.decode_event(msg.key, msg.value)
-            except BadRecord as exc:
-                await dead_letter(msg, exc.error)
-                continue
-            # The step is computed and applied under the lock the idle sweep holds for its own
-            # steps, so neither builds on state the other is about to replace.
-            async with lock:
-                try:
-                    step = proc.advance(
-                        ev, msg.partition, rewrite=replays.maybe_replayed(msg.tp, msg.offset)
-                    )
-                except Exception as exc:  # a model bug must not stall the partition forever
-                    log.exception("event could not be processed")
-                    failure: str | None = f"processing: {exc!r}"
-                else:
-                    failure = None
-                    if step.emits:
-                        await emit(step)
-                    proc.apply(step)
-            if failure is not None:
-                await dead_letter(msg, failure)
 
     @app.timer(sweep_every_s)  # type: ignore[untyped-decorator]
     async def close_idle_sessions() -> None:
         if app.rebalancing:
             return
         for p in proc.open.partitions():
-            async with lock:
-                step = proc.sweep(p)
-                if step is None:
-                    continue
-                await emit(step)
-                proc.apply(step)
-                log.info(
-                    "idle sessions closed",
-                    extra={"partition": p, "sessions": len(step.sessions)},
-                )
+            closed = batcher.sweep(p)
+            if closed:
+                log.info("idle sessions closed", extra={"partition": p, "sessions": closed})
+        await batcher.kick()
 
     @app.task  # type: ignore[untyped-decorator]
     async def declare_outputs() -> None:
         # auto.create.topics.enable=false: Faust does not create topics it only produces to.
-        for topic in (milestones, sessions, dlq):
-            await topic.maybe_declare()
+        for name in (TOPIC_MILESTONES, TOPIC_SESSIONS, TOPIC_DEAD_LETTER):
+            await app.topic(name, partitions=proc.partitions).maybe_declare()
 
     async def on_recovered() -> None:
         """After each rebalance: index newly held partitions, forget the ones given away."""
@@ -166,5 +157,10 @@ def install(
         held.clear()
         held.update(active)
         replays.reset()
+        # What exists now (the app, the catalog, the indexed states) lives long: keep it out
+        # of the collector's full scans, which otherwise pause the loop for 100+ ms.
+        gc.collect()
+        gc.freeze()
 
     t.videos.on_recover(on_recovered)
+    return batcher

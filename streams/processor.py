@@ -9,9 +9,9 @@ Faust tables in production, dicts in tests) and keeps what makes the hot path ch
 - per partition, the event-time watermark (the highest ``ts`` seen) the sweep closes by.
 
 A transition is two calls: ``advance``/``sweep`` compute a ``Step`` (new values, records to
-emit) without changing anything; ``apply`` writes it and updates the caches. The worker
-emits a step's records, and waits for Kafka to acknowledge them, *between* the two: the
-state that remembers "milestone sent" is never written before the milestone is durable.
+emit) without changing anything; ``apply`` writes it and updates the caches. In the worker
+the stores are write-back caches (``streams.batch``): the state that remembers "milestone
+sent" reaches RocksDB and the changelog only after Kafka has acknowledged the milestone.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ class Processor:
             self.open.put(step.partition, key, st)
         for uid, ust in step.users.items():
             self.users[uid] = codec.encode_user(ust)
-            self._thresholds.pop(uid, None)
+            self._thresholds[uid] = preferences.completion_threshold(ust.prefs)
         for uid, raw in step.history.items():
             self.history[uid] = raw
         self.open.saw(step.partition, step.watermark_ms)

@@ -18,6 +18,7 @@ stream iteration the two are the same number; the difference is that the idle-se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -26,6 +27,9 @@ from aiokafka.partitioner import murmur2
 from faust.stores.rocksdb import Store as RocksStore
 
 _SEP = b"|"
+# In each partition's ``videos`` RocksDB (never on the changelog): the last source offset whose
+# state may have been stored there, written before that state (see ``Replays`` in agents.py).
+STORED_THROUGH = b"__watchflow\x00stored_through__"
 
 
 def video_key(user_id: str, video_id: str) -> bytes:
@@ -50,6 +54,7 @@ def split_video_key(key: bytes) -> tuple[str, str]:
     return user_of(key).decode(), video.decode()
 
 
+@lru_cache(maxsize=1 << 16)  # murmur2 in Python costs ~5 µs; a worker sees a user many times
 def partition_of(user: bytes, partitions: int) -> int:
     """The partition of a user's events, state and changelog: Kafka's default partitioner."""
     return int(murmur2(user) & 0x7FFFFFFF) % partitions
@@ -105,6 +110,23 @@ class UserKeyedTable(faust.Table[bytes, bytes]):
         )
 
 
+class RawStore:
+    """Reads of a table's local RocksDB by raw key, below Faust's serializer layers.
+
+    The backing store of the worker's write-back caches (``streams.writeback``): writes go
+    through ``streams.bulk`` in batches, never one by one through here."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, key: bytes) -> bytes | None:
+        value: bytes | None = self.table.data._get(key)
+        return value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        raise TypeError("write through the write-back cache")
+
+
 @dataclass(frozen=True)
 class Tables:
     videos: Any
@@ -147,5 +169,16 @@ def local_items(table: Any, partition: int) -> list[tuple[bytes, bytes]]:
     db = getattr(store, "_dbs", {}).get(partition)
     if db is None:
         return []
-    offset_key = store.offset_key
-    return [(k, v) for k, v in db.items() if k != offset_key]
+    skip = (store.offset_key, STORED_THROUGH)
+    return [(k, v) for k, v in db.items() if k not in skip]
+
+
+def mark_stored_through(table: Any, partition: int, offset: int) -> None:
+    """Note (before storing it) that state of source offsets up to ``offset`` may be stored."""
+    table.data._db_for_partition(partition).put(STORED_THROUGH, str(offset).encode())
+
+
+def stored_through(table: Any, partition: int) -> int | None:
+    """The last ``mark_stored_through`` of ``partition`` in this worker's RocksDB, if any."""
+    raw = table.data._db_for_partition(partition).get(STORED_THROUGH)
+    return None if raw is None else int(raw)

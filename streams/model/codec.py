@@ -36,6 +36,7 @@ _RULE = {ThresholdRule.USER_PREFERENCE.value: "u", ThresholdRule.DEFAULT.value: 
 _RULE_OF = {v: k for k, v in _RULE.items()}
 _WHY: dict[str, EndReason] = {"s": "stop", "i": "idle", "r": "replaced"}
 _new = tuple.__new__  # builds a NamedTuple from a tuple without its keyword-parsing __new__
+_SEEK = Kind.SEEK
 
 
 def encode_video(st: VideoState) -> bytes:
@@ -148,34 +149,35 @@ def _ann_from(d: dict[str, Any]) -> Annotations:
 
 
 def _session_to(s: Session) -> list[Any]:
-    t0 = s.t0
-    ctx = 0 if s.ctx.seq < 0 else list(s.ctx)
+    # Tuple unpacking, not attribute access: this runs for every event that changes a state.
+    sid, dev, seg, cycle, seq0, t0, pos0, cov0, ctx_, won, base, mid_, points, cur = s
+    ctx = 0 if ctx_.seq < 0 else list(ctx_)
     win: list[list[Any]] = []
     seq, t = 0, t0
-    for p in s.win:
-        row: list[Any] = [p.seq - seq, p.t - t, p.pos, int(p.kind)]
-        if p.kind == Kind.SEEK:
-            row += [p.rate, p.frm]
-        elif p.rate != 1.0:
-            row.append(p.rate)
-        win.append(row)
-        seq, t = p.seq, p.t
-    mid = None if s.mid is None else _cursor_to(s.mid, t0)
+    for p_seq, p_t, pos, kind, rate, frm in points:
+        if kind == _SEEK:
+            win.append([p_seq - seq, p_t - t, pos, int(kind), rate, frm])
+        elif rate != 1.0:
+            win.append([p_seq - seq, p_t - t, pos, int(kind), rate])
+        else:
+            win.append([p_seq - seq, p_t - t, pos, int(kind)])
+        seq, t = p_seq, p_t
+    mid = None if mid_ is None else _cursor_to(mid_, t0)
     return [
-        s.sid,
-        s.dev,
-        s.seg,
-        s.cycle,
-        s.seq0,
+        sid,
+        dev,
+        seg,
+        cycle,
+        seq0,
         t0,
-        s.pos0,
-        s.cov0,
+        pos0,
+        cov0,
         ctx,
-        int(s.won),
-        _cursor_to(s.base, t0),
+        int(won),
+        _cursor_to(base, t0),
         mid,
         win,
-        _cursor_to(s.cur, t0),
+        _cursor_to(cur, t0),
     ]
 
 
@@ -209,22 +211,23 @@ def _session_from(x: list[Any]) -> Session:
 
 
 def _cursor_to(c: Cursor, t0: int) -> list[Any] | int:
-    if c == START:
+    if c is START or c == START:
         return 0
+    seq, t, pos, kind, mode, rate, wt, iv, rebuf, first, t_start, bufk, errors = c
     return [
-        c.seq,
-        c.t - t0,
-        c.pos,
-        int(c.kind),
-        int(c.mode),
-        c.rate,
-        c.wt,
-        _flat(c.iv),
-        c.rebuf,
-        None if c.first < 0 else c.first - t0,
-        None if c.t_start < 0 else c.t_start - t0,
-        int(c.bufk),
-        c.errors,
+        seq,
+        t - t0,
+        pos,
+        int(kind),
+        int(mode),
+        rate,
+        wt,
+        [x for pair in iv for x in pair],
+        rebuf,
+        None if first < 0 else first - t0,
+        None if t_start < 0 else t_start - t0,
+        int(bufk),
+        errors,
     ]
 
 

@@ -96,11 +96,13 @@ def append(s: Session, p: Point, rules: Rules, dur_ms: int) -> tuple[Session, in
         return _moved(s, cur, win, cur), a, b
     if s.mid is None:
         return _refold(s, win, rules, dur_ms), a, b
-    # Slide: the fold at the window's middle becomes the new base.
-    return s._replace(base=s.mid, win=win[window:], cur=cur, mid=cur), a, b
+    # Slide: the fold at the window's middle becomes the new base (once every `window` points).
+    return tuple.__new__(Session, (*s[:_BASE], s.mid, cur, win[window:], cur)), a, b
 
 
 _HOT = Session._fields.index("mid")
+_BASE = Session._fields.index("base")
+assert _BASE == _HOT - 1  # base, mid, win, cur are the last four fields, in this order
 
 
 def _moved(s: Session, mid: Cursor | None, win: tuple[Point, ...], cur: Cursor) -> Session:

@@ -1,0 +1,225 @@
+"""The hot path: a fetched batch of ``player-events`` records folded into write-back state, and
+the flush that makes it durable in the only safe order.
+
+``Batcher.process`` is synchronous: decode each record, ``Processor.advance`` it, ``apply``
+the step to the write-back caches (``streams.writeback``: the next event and every live
+read see it at once), queue its milestone/session records. ``emit`` starts producing the
+queued records (after each chunk of a fetch). Nothing is durable yet and no offset is
+acknowledged. ``flush`` then, for everything folded in since the previous flush:
+
+1. waits until Kafka has acknowledged its records;
+2. stores the written values (RocksDB + changelog, ``Sink.store``);
+3. only then acknowledges the source offsets, so Faust's commit (which flushes the producer
+   first) never moves past an event whose state and records are not durable.
+
+A crash anywhere in between re-reads the events: before 2 they re-emit the same records (same
+ids), after 2 they are no-ops on state that already holds them (and ``Replays`` rewrites
+their keys, see docs/stream-worker.md). A failed flush keeps everything for the next one.
+One flush runs at a time; while it waits for Kafka the next batches fold into the pending
+layer (``kick``), up to ``max_backlog`` events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ingest_api.contract import TOPIC_DEAD_LETTER, TOPIC_MILESTONES, TOPIC_SESSIONS
+from streams import records
+from streams.processor import Processor, Step
+from streams.records import BadRecord
+from streams.writeback import WriteBack
+
+log = logging.getLogger("watchflow.worker")
+
+
+class Record(Protocol):
+    """A consumed Kafka record (aiokafka's ``ConsumerRecord`` has these)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Output:
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+class Sink(Protocol):
+    """Where a flush puts things (Kafka and RocksDB in the worker, fakes in tests)."""
+
+    async def send(self, outputs: Sequence[Output]) -> Awaitable[object]:
+        """Start producing ``outputs``; the result completes once Kafka has acknowledged all
+        of them (and fails if any could not be produced)."""
+
+    async def store(
+        self, writes: Mapping[str, Mapping[bytes, bytes]], offsets: Mapping[Any, tuple[int, int]]
+    ) -> None:
+        """Write ``{table: {key: value}}`` (the state of source ``offsets``) to the local store
+        and queue its changelog records."""
+
+    def ack(self, offsets: Mapping[Any, tuple[int, int]]) -> None:
+        """Mark source offsets ``first..last`` (per topic-partition) processed and durable."""
+
+
+def outputs_of(step: Step) -> list[Output]:
+    out = [
+        Output(TOPIC_MILESTONES, m.user_id.encode(), records.milestone_bytes(m))
+        for m in step.milestones
+    ]
+    out += [
+        Output(TOPIC_SESSIONS, s.user_id.encode(), records.session_bytes(s)) for s in step.sessions
+    ]
+    return out
+
+
+class Batcher:
+    def __init__(
+        self,
+        proc: Processor,
+        stores: Mapping[str, WriteBack],
+        sink: Sink,
+        maybe_replayed: Callable[[Any, int], bool],
+        max_backlog: int = 5000,
+    ) -> None:
+        self.proc = proc
+        self.stores = stores
+        self.sink = sink
+        self.maybe_replayed = maybe_replayed
+        self.max_backlog = max_backlog
+        self._outputs: list[Output] = []  # queued, not sent yet
+        self._sent: list[tuple[list[Output], asyncio.Future[None]]] = []  # maybe not acked
+        self._acks: dict[Any, tuple[int, int]] = {}
+        self._backlog = 0  # events processed since the last flush began
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Future[None] | None = None
+
+    @property
+    def backlog(self) -> int:
+        return self._backlog
+
+    def process(self, tp: Any, batch: Sequence[Record]) -> None:
+        """Fold ``batch`` (consecutive records of one partition) into the write-back state."""
+        if not batch:
+            return
+        proc, partition, outputs = self.proc, tp.partition, self._outputs
+        for rec in batch:
+            try:
+                ev = records.decode_event(rec.key, rec.value)
+            except BadRecord as exc:
+                self._dead_letter(rec, exc.error)
+                continue
+            try:
+                step = proc.advance(ev, partition, rewrite=self.maybe_replayed(tp, rec.offset))
+            except Exception as exc:  # a model bug must not stall the partition forever
+                log.exception("event could not be processed")
+                self._dead_letter(rec, f"processing: {exc!r}")
+                continue
+            if step.emits:
+                outputs += outputs_of(step)
+            proc.apply(step)
+        first = self._acks.get(tp, (batch[0].offset, 0))[0]
+        self._acks[tp] = (first, batch[-1].offset)
+        self._backlog += len(batch)
+
+    def sweep(self, partition: int) -> int:
+        """Close the idle sessions of ``partition`` (into the write-back); sessions closed."""
+        step = self.proc.sweep(partition)
+        if step is None:
+            return 0
+        self._outputs += outputs_of(step)
+        self.proc.apply(step)
+        return len(step.sessions)
+
+    def _dead_letter(self, rec: Record, error: str) -> None:
+        log.warning(
+            "record dead-lettered",
+            extra={"partition": rec.partition, "offset": rec.offset, "error": error},
+        )
+        value = records.dead_letter(
+            error,
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            key=rec.key,
+            value=rec.value,
+        )
+        self._outputs.append(Output(TOPIC_DEAD_LETTER, rec.key, value))
+
+    @property
+    def dirty(self) -> bool:
+        return bool(
+            self._outputs or self._sent or self._acks or any(len(s) for s in self.stores.values())
+        )
+
+    def emit(self) -> None:
+        """Start sending the queued records now; a flush waits for their acknowledgement.
+
+        Registered before anything is awaited, so a flush running meanwhile that stores the
+        state of these events also waits for these records."""
+        if self._outputs:
+            outputs, self._outputs = self._outputs, []
+            self._sent.append((outputs, asyncio.ensure_future(self._deliver(outputs))))
+
+    async def _deliver(self, outputs: list[Output]) -> None:
+        await (await self.sink.send(outputs))
+
+    async def flush(self) -> None:
+        """Make everything processed so far durable, then acknowledge it (see module doc)."""
+        async with self._lock:
+            if not self.dirty:
+                return
+            self.emit()
+            sent, self._sent = self._sent, []
+            acks, self._acks = self._acks, {}
+            self._backlog = 0
+            writes = {name: wb.begin() for name, wb in self.stores.items()}
+            try:
+                await asyncio.gather(*(delivered for _, delivered in sent))
+                await self.sink.store({n: w for n, w in writes.items() if w}, acks)
+            except BaseException:
+                # Keep it all for the next flush; offsets stay unacknowledged meanwhile.
+                for wb in self.stores.values():
+                    wb.abort()
+                # Sent again (same ids) by the next flush: any of them may be lost.
+                self._outputs[:0] = [o for outputs, _ in sent for o in outputs]
+                for tp, (first, last) in acks.items():
+                    later = self._acks.get(tp)
+                    self._acks[tp] = (first, later[1] if later else last)
+                raise
+            for wb in self.stores.values():
+                wb.done()
+            self.sink.ack(acks)
+
+    async def drain(self) -> None:
+        """Flush until nothing is left (the running flush first)."""
+        while self.dirty or (self._task is not None and not self._task.done()):
+            if self._task is not None and not self._task.done():
+                await asyncio.shield(self._task)
+            else:
+                await asyncio.shield(self.flush())
+
+    async def kick(self) -> None:
+        """Have a flush running in the background; wait for it when too much is pending.
+
+        A failed flush raises here (its work stays pending and is retried next time)."""
+        task = self._task
+        if task is not None and task.done():
+            self._task = None
+            task.result()
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._flush_all())
+        if self._backlog >= self.max_backlog:
+            await asyncio.shield(self._task)
+
+    async def _flush_all(self) -> None:
+        while self.dirty:
+            await self.flush()
