@@ -28,7 +28,7 @@ def paths(data_dir: Path, n: int = 200) -> list[tuple[str, str]]:
     """(route name, path) pairs over ids present in the warehouse, in a fixed shuffled order."""
     from warehouse.queries import Reader
 
-    r = Reader(data_dir)
+    r = Reader(data_dir, index_bytes=0)  # a few SQL queries: no read index in the client
     users = [x["user_id"] for x in r.rows(f"SELECT user_id FROM ({r.relation('user_daily')}) "
                                            f"ORDER BY hash(user_id) LIMIT {n}")]  # fmt: skip
     vids = r.rows(f"SELECT video_id, day FROM ({r.relation('video_daily')}) "
@@ -148,3 +148,35 @@ async def measure_api(
     out["kafka"] = "none (analytics routes do not use it)"
     out["placement"] = {"api": core, "client": sorted(os.sched_getaffinity(0))}
     return out
+
+
+def main(argv: list[str]) -> int:
+    """``python -m bench.warehouse_api DATA_DIR [RATE] [SECONDS]``: only the API part of
+    ``python -m bench warehouse``, over an existing warehouse (e.g. a generated day under
+    bench/results/cache/); prints the result as JSON."""
+    import json
+    import sys
+    import tempfile
+
+    from bench.processes import pin_self, placement
+
+    if not argv:
+        print(main.__doc__, file=sys.stderr)
+        return 2
+    rate = float(argv[1]) if len(argv) > 1 else 50.0
+    seconds = float(argv[2]) if len(argv) > 2 else 30.0
+    cores = placement()
+    api_core, client_core = cores if cores else (None, None)
+    if client_core is not None:
+        pin_self(client_core)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = asyncio.run(measure_api(Path(argv[0]), api_core, rate, seconds, Path(tmp)))
+    out["loadavg"] = Path("/proc/loadavg").read_text().split()[:3]
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

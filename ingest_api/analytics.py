@@ -8,13 +8,16 @@ may read what) is the routes' job; this only answers.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ingest_api.errors import RequestRejected
-from warehouse import browse, funnel, ownership, queries
+from warehouse import browse, fast_reads, funnel, ownership, queries
+from warehouse.read_index import DEFAULT_BUDGET_BYTES
+
+log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 Rows = list[dict[str, Any]]
@@ -61,20 +64,53 @@ class Analytics(Protocol):
 
 
 class WarehouseAnalytics:
-    """``Analytics`` over the warehouse in ``data_dir``; ``open()`` once per process."""
+    """``Analytics`` over the warehouse in ``data_dir``; ``open()`` once per process.
 
-    def __init__(self, data_dir: Path, *, threads: int = 1, cache_size: int = 4096) -> None:
+    ``open()`` loads the read index of the current snapshot before returning (at most
+    ``warm_s`` seconds), so the API starts serving with point lookups in memory. Later
+    snapshots are indexed in the background while the previous one is served, for at most
+    ``stale_s`` seconds (``Reader``'s ``stale_s``); then the newest is served regardless.
+    """
+
+    # Reads that need no SQL raise nothing under warehouse.reader.memory_only(): the routes
+    # may run them on the event loop.
+    inline_reads = True
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        threads: int = 1,
+        cache_size: int = 4096,
+        index_bytes: int = DEFAULT_BUDGET_BYTES,
+        warm_s: float = 60.0,
+        stale_s: float = 30.0,
+    ) -> None:
         self.data_dir = data_dir
         self.threads = threads
         self.cache_size = cache_size
+        self.index_bytes = index_bytes
+        self.warm_s = warm_s
+        self.stale_s = stale_s
         self._reader: queries.Reader | None = None
 
     def open(self) -> None:
-        self._reader = queries.Reader(
-            self.data_dir, threads=self.threads, cache_size=self.cache_size
+        reader = queries.Reader(
+            self.data_dir,
+            threads=self.threads,
+            cache_size=self.cache_size,
+            index_bytes=self.index_bytes,
+            stale_s=self.stale_s,
         )
+        self._reader = reader
+        if reader.store.manifest_path.exists():
+            if not reader.wait_index(self.warm_s):
+                log.warning("analytics: read index still loading after %.0f s", self.warm_s)
+            fast_reads.warm(reader.snapshot().con)
 
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         self._reader = None
 
     @property
@@ -91,29 +127,30 @@ class WarehouseAnalytics:
         return queries.user_periods(self.reader, user_id, period, start, end)
 
     def user_today(self, user_id: str, now: datetime) -> date:
-        found = self.reader.rows(
-            f"SELECT tz FROM ({self.reader.relation('user_all_time')}) WHERE user_id = ?",
-            [user_id],
-        )
-        try:
-            tz = ZoneInfo(found[0]["tz"] or "UTC") if found else ZoneInfo("UTC")
-        except (ZoneInfoNotFoundError, ValueError):
-            tz = ZoneInfo("UTC")
-        return now.astimezone(tz).date()
+        return now.astimezone(queries.user_tz(self.reader, user_id)).date()
 
     def user_dashboard(self, user_id: str, now: datetime) -> Doc:
         return queries.user_dashboard(self.reader, user_id, now)
 
     def video_analytics(self, video_id: str, start: date, end: date) -> Doc:
-        doc = queries.video_analytics(self.reader, video_id, start, end)
-        doc["funnel"] = funnel.video_funnel(self.reader, video_id, start, end)
+        reader = self.reader
+        snap = reader.snapshot()
+        doc = queries.video_analytics(reader, video_id, start, end, snap)
+        keys = [k.isoformat() for k in reader.keys_between("milestones", start, end, snap)]
+        fast = fast_reads.funnel(snap.view, video_id, keys)
+        doc["funnel"] = (
+            fast if fast is not None else funnel.video_funnel(reader, video_id, start, end)
+        )
         return doc
 
     def video_retention(self, video_id: str) -> Rows:
         return queries.video_retention(self.reader, video_id)
 
     def video_creator(self, video_id: str) -> str | None:
-        return ownership.video_creator(self.reader, video_id)
+        found = fast_reads.lookup(self.reader.snapshot().view, "catalog", video_id)
+        if found is None:
+            return ownership.video_creator(self.reader, video_id)
+        return found[0]["creator_id"] if found else None
 
     def creator_dashboard(self, creator_id: str, start: date, end: date, top: int) -> Doc:
         return queries.creator_dashboard(self.reader, creator_id, start, end, top=top)

@@ -1,133 +1,92 @@
 """What the summary API asks the warehouse (SPEC §6), as plain dicts and lists.
 
-One :class:`Reader` per process. It keeps an in-memory DuckDB instance (with the Parquet
-metadata cache on: data files are immutable, so cached footers never go stale) and the current
-manifest, and reloads the manifest only when the file changed (one ``stat`` per query). Each
-query reads exactly the partitions its date range needs, by explicit file lists, so its cost
-does not grow with the warehouse's history. Thread-safe: every query runs on its own cursor.
-
-Results are cached (LRU) by SQL text and parameters. The SQL names the exact files it reads,
-and files never change, so an entry is valid for as long as it can be hit: a rollup that
-rewrites a partition changes the file list, hence the key; sink commits, which touch only
-tier 1, leave dashboard queries cached.
+Every function takes one snapshot of the :class:`~warehouse.reader.Reader` and reads all its
+tables from it. Point lookups are answered from the read index (``warehouse.fast_reads``) when
+every file they need is indexed, else by SQL over explicit Parquet file lists (the result
+cache keeps those); both give the same answer.
 
 Dates are ``datetime.date``; user dates are local dates in the user's time zone.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import duckdb
-
-from warehouse.manifest import Manifest
+from warehouse import fast_reads
 from warehouse.plan import first_of_month, monday
+from warehouse.reader import Reader, Snapshot
 from warehouse.schema import TABLES, USER_DAILY
-from warehouse.store import Store
 from warehouse.streaks import current_streak
-from warehouse.views import relation_sql
+
+__all__ = [
+    "Period",
+    "Reader",
+    "Snapshot",
+    "creator_dashboard",
+    "user_dashboard",
+    "user_periods",
+    "user_tz",
+    "video_analytics",
+    "video_retention",
+]
 
 Period = Literal["daily", "weekly", "monthly"]
 _PERIOD_TABLE = {"daily": "user_daily", "weekly": "user_weekly", "monthly": "user_monthly"}
 
 
-@dataclass(frozen=True, slots=True)
-class _Snapshot:
-    stamp: tuple[int, int, int]
-    manifest: Manifest
-    con: duckdb.DuckDBPyConnection
-
-
-class Reader:
-    """Read-only, cached access to the current snapshot; see the module docstring."""
-
-    def __init__(self, data_dir: Path | str, *, threads: int = 1, cache_size: int = 4096) -> None:
-        self.store = Store(data_dir)
-        self.threads = threads
-        self._snap: _Snapshot | None = None
-        self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[str, tuple[Any, ...]], list[dict[str, Any]]] = OrderedDict()
-        self._cache_size = cache_size
-
-    def _current(self) -> _Snapshot:
-        st = os.stat(self.store.manifest_path)
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        snap = self._snap
-        if snap is not None and snap.stamp == stamp:
-            return snap
-        with self._lock:
-            if self._snap is None or self._snap.stamp != stamp:
-                con = duckdb.connect()
-                con.execute(f"SET threads = {int(self.threads)}")
-                con.execute("SET parquet_metadata_cache = true")
-                self._snap = _Snapshot(stamp, self.store.manifest(), con)
-            return self._snap
-
-    def relation(self, table: str, keys: Iterable[date] | None = None) -> str:
-        """SQL for ``table`` restricted to the partitions ``keys`` (all if None)."""
-        m = self._current().manifest
-        wanted = None if keys is None else [k.isoformat() for k in keys]
-        return relation_sql(self.store, TABLES[table], m.files(table, wanted))
-
-    def keys_between(self, table: str, start: date, end: date) -> list[date]:
-        """The partition keys of ``table`` in [start, end] that hold data."""
-        lo, hi = start.isoformat(), end.isoformat()
-        return [
-            date.fromisoformat(k) for k in self._current().manifest.keys(table) if lo <= k <= hi
-        ]
-
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Run ``sql`` and return its rows as dicts (fresh dicts: callers may change them)."""
-        key = (sql, tuple(params))
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-        if hit is None:
-            hit = self._query(sql, params)
-            with self._lock:
-                self._cache[key] = hit
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return [dict(r) for r in hit]
-
-    def _query(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        cur = self._current().con.cursor()
-        try:
-            cur.execute("SET TimeZone = 'UTC'")
-            res = cur.execute(sql, list(params))
-            cols = [d[0] for d in res.description or []]
-            return [dict(zip(cols, r, strict=True)) for r in res.fetchall()]
-        finally:
-            cur.close()
+def _iso(keys: list[date]) -> list[str]:
+    return [k.isoformat() for k in keys]
 
 
 def user_periods(
-    reader: Reader, user_id: str, period: Period, start: date, end: date
+    reader: Reader,
+    user_id: str,
+    period: Period,
+    start: date,
+    end: date,
+    snap: Snapshot | None = None,
 ) -> list[dict[str, Any]]:
     """user_daily / user_weekly / user_monthly rows of one user, oldest first.
 
     Weeks and months are included when they overlap [start, end] (a week is named by its
     Monday, a month by its first day).
     """
+    snap = snap or reader.snapshot()
     table = _PERIOD_TABLE[period]
     key = TABLES[table].partition
+    assert key is not None
     first = {"daily": start, "weekly": monday(start), "monthly": first_of_month(start)}[period]
-    keys = reader.keys_between(table, first, end)
+    keys = reader.keys_between(table, first, end, snap)
     if not keys:
         return []
+    found = snap.view.files(table, _iso(keys))
+    if found is not None:
+        return sorted(fast_reads.key_rows(found, user_id, key), key=lambda r: r[key])
     return reader.rows(
-        f"SELECT * FROM ({reader.relation(table, keys)}) WHERE user_id = ? ORDER BY {key}",
+        f"SELECT * FROM ({reader.relation(table, keys, snap)}) WHERE user_id = ? ORDER BY {key}",
         [user_id],
+        snap,
     )
+
+
+def user_all_time(reader: Reader, user_id: str, snap: Snapshot) -> dict[str, Any] | None:
+    """The user's stored user_all_time row, or None."""
+    found = fast_reads.lookup(snap.view, "user_all_time", user_id)
+    if found is None:
+        found = reader.rows(
+            f"SELECT * FROM ({reader.relation('user_all_time', None, snap)}) WHERE user_id = ?",
+            [user_id],
+            snap,
+        )
+    return found[0] if found else None
+
+
+def user_tz(reader: Reader, user_id: str) -> ZoneInfo:
+    """The user's time zone per user_all_time (UTC if unknown)."""
+    found = user_all_time(reader, user_id, reader.snapshot())
+    return _zone(found["tz"] if found else None)
 
 
 def user_dashboard(reader: Reader, user_id: str, now: datetime) -> dict[str, Any]:
@@ -135,14 +94,13 @@ def user_dashboard(reader: Reader, user_id: str, now: datetime) -> dict[str, Any
 
     ``now`` is an aware instant; "today" is its date in the user's time zone.
     """
-    found = reader.rows(
-        f"SELECT * FROM ({reader.relation('user_all_time')}) WHERE user_id = ?", [user_id]
-    )
-    all_time = found[0] if found else None
+    snap = reader.snapshot()
+    all_time = user_all_time(reader, user_id, snap)
     tz = _zone(all_time["tz"] if all_time else None)
     today = now.astimezone(tz).date()
     days = [today - timedelta(days=i) for i in range(6, -1, -1)]
-    by_day = {r["day"]: r for r in user_periods(reader, user_id, "daily", days[0], today)}
+    found = user_periods(reader, user_id, "daily", days[0], today, snap)
+    by_day = {r["day"]: r for r in found}
     last_7 = [by_day.get(d) or _empty_day(user_id, d) for d in days]
     if all_time is not None:
         all_time["current_streak_days"] = current_streak(
@@ -204,40 +162,55 @@ FROM u CROSS JOIN s LEFT JOIN d ON true
 """
 
 
-def video_analytics(reader: Reader, video_id: str, start: date, end: date) -> dict[str, Any]:
+def video_analytics(
+    reader: Reader, video_id: str, start: date, end: date, snap: Snapshot | None = None
+) -> dict[str, Any]:
     """video_daily rows in [start, end] (days with views only) and totals over the range.
 
     Totals are exact: unique_viewers counts each viewer once over the whole range, and the
     startup-time percentiles are taken over the range's views, not averaged over days.
     """
-    keys = reader.keys_between("video_daily", start, end)
+    snap = snap or reader.snapshot()
+    keys = reader.keys_between("video_daily", start, end, snap)
+    found = snap.view.files("video_daily", _iso(keys))
+    totals = fast_reads.video_totals(snap.view, snap.con, video_id, _iso(keys))
+    if found is not None and totals is not None:
+        rows = fast_reads.key_rows(found, video_id, "day")
+        rows.sort(key=lambda r: r["day"])
+        return {"video_id": video_id, "from": start, "to": end, "rows": rows, "totals": totals}
     rows = (
         reader.rows(
-            f"SELECT * FROM ({reader.relation('video_daily', keys)}) "
+            f"SELECT * FROM ({reader.relation('video_daily', keys, snap)}) "
             "WHERE video_id = ? ORDER BY day",
             [video_id],
+            snap,
         )
         if keys
         else []
     )
     sql = _VIDEO_TOTALS.format(
-        daily=reader.relation("video_daily", keys),
-        viewers=reader.relation("video_viewers", keys),
-        views=reader.relation("views", keys),
+        daily=reader.relation("video_daily", keys, snap),
+        viewers=reader.relation("video_viewers", keys, snap),
+        views=reader.relation("views", keys, snap),
     ).replace("$video", "?")
-    (totals,) = reader.rows(sql, [video_id] * sql.count("?"))
+    (totals,) = reader.rows(sql, [video_id] * sql.count("?"), snap)
     return {"video_id": video_id, "from": start, "to": end, "rows": rows, "totals": totals}
 
 
 def video_retention(reader: Reader, video_id: str) -> list[dict[str, Any]]:
     """The 100 buckets of a video's all-time retention curve ([] if it has no views)."""
-    stored = reader.relation("video_retention")
+    snap = reader.snapshot()
+    fast = fast_reads.retention(snap.view, video_id)
+    if fast is not None:
+        return fast
+    stored = reader.relation("video_retention", None, snap)
     return reader.rows(
         "SELECT bucket, views, covered_views, plays, covered_views / views AS share_of_views, "
         "plays / views AS plays_per_view FROM (SELECT views, unnest(range(100)) AS bucket, "
         "unnest(covered_views) AS covered_views, unnest(plays) AS plays "
         f"FROM ({stored}) WHERE video_id = ?)",
         [video_id],
+        snap,
     )
 
 
@@ -248,23 +221,37 @@ def creator_dashboard(
 
     Videos belong to the creator the catalog names now; unique viewers are exact over the range.
     """
-    keys = reader.keys_between("video_daily", start, end)
-    catalog = reader.relation("catalog")
+    snap = reader.snapshot()
+    keys = reader.keys_between("video_daily", start, end, snap)
+    head = {"creator_id": creator_id, "from": start, "to": end}
+    fast = fast_reads.creator(snap.view, creator_id, _iso(keys), top)
+    if fast is not None:
+        return {**head, **fast}
+    return {**head, **_creator_sql(reader, snap, creator_id, keys, top)}
+
+
+def _creator_sql(
+    reader: Reader, snap: Snapshot, creator_id: str, keys: list[date], top: int
+) -> dict[str, Any]:
+    def rel(table: str, with_keys: bool = True) -> str:
+        return reader.relation(table, keys if with_keys else None, snap)
+
+    catalog = rel("catalog", False)
     daily = reader.rows(
-        f"SELECT * FROM ({reader.relation('creator_daily', keys)}) "
-        "WHERE creator_id = ? ORDER BY day",
+        f"SELECT * FROM ({rel('creator_daily')}) WHERE creator_id = ? ORDER BY day",
         [creator_id],
+        snap,
     )
     (totals,) = reader.rows(
         f"""
         WITH owned AS (SELECT video_id FROM ({catalog}) WHERE creator_id = ?),
         d AS (
-            SELECT * FROM ({reader.relation("video_daily", keys)})
+            SELECT * FROM ({rel("video_daily")})
             WHERE video_id IN (SELECT video_id FROM owned)
         ),
         u AS (
             SELECT count(DISTINCT user_id) AS unique_viewers
-            FROM ({reader.relation("video_viewers", keys)})
+            FROM ({rel("video_viewers")})
             WHERE video_id IN (SELECT video_id FROM owned)
         )
         SELECT
@@ -277,13 +264,14 @@ def creator_dashboard(
         FROM u LEFT JOIN d ON true
         """,
         [creator_id],
+        snap,
     )
     top_videos = reader.rows(
         f"""
         SELECT d.video_id, any_value(c.title) AS title, sum(d.views) AS views,
             sum(d.watch_time_s) AS watch_time_s, sum(d.completions) AS completions,
             sum(d.completions) / sum(d.views) AS completion_rate
-        FROM ({reader.relation("video_daily", keys)}) d
+        FROM ({rel("video_daily")}) d
         JOIN ({catalog}) c USING (video_id)
         WHERE c.creator_id = ?
         GROUP BY d.video_id
@@ -291,24 +279,18 @@ def creator_dashboard(
         LIMIT ?
         """,
         [creator_id, top],
+        snap,
     )
     courses = reader.rows(
         f"""
         SELECT course_id, count(*) AS students, count(*) FILTER (WHERE completed) AS completed,
             avg(progress) AS avg_progress, any_value(required_lessons) AS required_lessons
-        FROM ({reader.relation("course_progress")})
+        FROM ({rel("course_progress", False)})
         WHERE creator_id = ?
         GROUP BY course_id
         ORDER BY course_id
         """,
         [creator_id],
+        snap,
     )
-    return {
-        "creator_id": creator_id,
-        "from": start,
-        "to": end,
-        "totals": totals,
-        "daily": daily,
-        "top_videos": top_videos,
-        "courses": courses,
-    }
+    return {"totals": totals, "daily": daily, "top_videos": top_videos, "courses": courses}

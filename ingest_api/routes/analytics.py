@@ -2,25 +2,30 @@
 creator dashboard, plus two analyst lists (top videos, active users) for dashboards' pickers.
 
 Each route checks the read token's scope, validates the range, and asks ``services.analytics``.
-The routes are plain ``def``: FastAPI runs them in its threadpool, so warehouse reads never
-block the event loop. A range defaults to the last 30 days ending today (UTC; the user's
-local today for user routes) and spans at most ``MAX_RANGE_DAYS``.
+A route's work runs on the event loop when it can be answered from memory (the warehouse
+Reader's read index or result cache: a millisecond or two, and no thread hand-off), else in
+the threadpool (``_answer``), so SQL over Parquet never blocks the event loop. A range
+defaults to the last 30 days ending today (UTC; the user's local today for user routes) and
+spans at most ``MAX_RANGE_DAYS``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from ingest_api.analytics import Analytics
 from ingest_api.credentials import Scope
 from ingest_api.deps import ScopeDep, Services, ServicesDep, require_user
 from ingest_api.errors import RequestRejected
 from warehouse.queries import Period
+from warehouse.reader import NeedsSql, memory_only
 
 router = APIRouter()
 
@@ -46,6 +51,18 @@ def date_range(start: date | None, end: date | None, today: date) -> tuple[date,
 
 def _json(doc: Any) -> Response:
     return Response(orjson.dumps(doc, default=_encode), media_type="application/json")
+
+
+async def _answer(backend: Analytics, work: Callable[[], Any]) -> Response:
+    """``work()`` as JSON: inline if the backend can tell reads that need no SQL (its
+    ``inline_reads``) and this one does not, else (from scratch) in the threadpool."""
+    if getattr(backend, "inline_reads", False):
+        try:
+            with memory_only():
+                return _json(work())
+        except NeedsSql:
+            pass
+    return _json(await run_in_threadpool(work))
 
 
 def _encode(value: object) -> object:
@@ -85,48 +102,61 @@ def _user_periods(
     services: Services,
     start: date | None,
     end: date | None,
-) -> Response:
+) -> dict[str, Any]:
     require_user(scope, user_id)
     backend = _backend(services)
     today = backend.user_today(user_id, services.clock()) if end is None else end
     start, end = date_range(start, end, today)
     rows = backend.user_periods(user_id, period, start, end)
-    return _json({"user_id": user_id, "period": period, "from": start, "to": end, "rows": rows})
+    return {"user_id": user_id, "period": period, "from": start, "to": end, "rows": rows}
 
 
 @router.get("/v1/users/{user_id}/analytics/daily")
-def user_daily(
+async def user_daily(
     user_id: str, scope: ScopeDep, services: ServicesDep, start: From = None, end: To = None
 ) -> Response:
     """user_daily rows (local days in the user's time zone), oldest first."""
-    return _user_periods("daily", user_id, scope, services, start, end)
+    require_user(scope, user_id)
+    backend = _backend(services)
+    return await _answer(
+        backend, lambda: _user_periods("daily", user_id, scope, services, start, end)
+    )
 
 
 @router.get("/v1/users/{user_id}/analytics/weekly")
-def user_weekly(
+async def user_weekly(
     user_id: str, scope: ScopeDep, services: ServicesDep, start: From = None, end: To = None
 ) -> Response:
     """user_weekly rows of the ISO weeks overlapping the range, oldest first."""
-    return _user_periods("weekly", user_id, scope, services, start, end)
+    require_user(scope, user_id)
+    backend = _backend(services)
+    return await _answer(
+        backend, lambda: _user_periods("weekly", user_id, scope, services, start, end)
+    )
 
 
 @router.get("/v1/users/{user_id}/analytics/monthly")
-def user_monthly(
+async def user_monthly(
     user_id: str, scope: ScopeDep, services: ServicesDep, start: From = None, end: To = None
 ) -> Response:
     """user_monthly rows of the months overlapping the range, oldest first."""
-    return _user_periods("monthly", user_id, scope, services, start, end)
+    require_user(scope, user_id)
+    backend = _backend(services)
+    return await _answer(
+        backend, lambda: _user_periods("monthly", user_id, scope, services, start, end)
+    )
 
 
 @router.get("/v1/users/{user_id}/analytics/dashboard")
-def user_dashboard(user_id: str, scope: ScopeDep, services: ServicesDep) -> Response:
+async def user_dashboard(user_id: str, scope: ScopeDep, services: ServicesDep) -> Response:
     """user_all_time (null if the user never watched) plus the last 7 local days."""
     require_user(scope, user_id)
-    return _json(_backend(services).user_dashboard(user_id, services.clock()))
+    backend = _backend(services)
+    return await _answer(backend, lambda: backend.user_dashboard(user_id, services.clock()))
 
 
 @router.get("/v1/users")
-def active_users(
+async def active_users(
     scope: ScopeDep,
     services: ServicesDep,
     start: From = None,
@@ -136,12 +166,15 @@ def active_users(
     """Extension for analysts: the users with the most watch time in the range."""
     _analyst(scope)
     start, end = date_range(start, end, _utc_today(services))
-    users = _backend(services).active_users(start, end, limit)
-    return _json({"from": start, "to": end, "users": users})
+    backend = _backend(services)
+    return await _answer(
+        backend,
+        lambda: {"from": start, "to": end, "users": backend.active_users(start, end, limit)},
+    )
 
 
 @router.get("/v1/videos/top")
-def top_videos(
+async def top_videos(
     scope: ScopeDep,
     services: ServicesDep,
     start: From = None,
@@ -152,31 +185,41 @@ def top_videos(
     dashboard's ``top_videos``)."""
     _analyst(scope)
     start, end = date_range(start, end, _utc_today(services))
-    videos = _backend(services).top_videos(start, end, limit)
-    return _json({"from": start, "to": end, "videos": videos})
+    backend = _backend(services)
+    return await _answer(
+        backend, lambda: {"from": start, "to": end, "videos": backend.top_videos(start, end, limit)}
+    )
 
 
 @router.get("/v1/videos/{video_id}/analytics")
-def video_analytics(
+async def video_analytics(
     video_id: str, scope: ScopeDep, services: ServicesDep, start: From = None, end: To = None
 ) -> Response:
     """video_daily rows (UTC days with views), exact range totals, and the milestone funnel."""
     backend = _backend(services)
-    _video(scope, backend, video_id)
     start, end = date_range(start, end, _utc_today(services))
-    return _json(backend.video_analytics(video_id, start, end))
+
+    def work() -> dict[str, Any]:
+        _video(scope, backend, video_id)
+        return backend.video_analytics(video_id, start, end)
+
+    return await _answer(backend, work)
 
 
 @router.get("/v1/videos/{video_id}/retention")
-def video_retention(video_id: str, scope: ScopeDep, services: ServicesDep) -> Response:
+async def video_retention(video_id: str, scope: ScopeDep, services: ServicesDep) -> Response:
     """The all-time retention curve: 100 buckets, or none if the video has no views."""
     backend = _backend(services)
-    _video(scope, backend, video_id)
-    return _json({"video_id": video_id, "buckets": backend.video_retention(video_id)})
+
+    def work() -> dict[str, Any]:
+        _video(scope, backend, video_id)
+        return {"video_id": video_id, "buckets": backend.video_retention(video_id)}
+
+    return await _answer(backend, work)
 
 
 @router.get("/v1/creators/{creator_id}/dashboard")
-def creator_dashboard(
+async def creator_dashboard(
     creator_id: str,
     scope: ScopeDep,
     services: ServicesDep,
@@ -188,4 +231,5 @@ def creator_dashboard(
     if not scope.may_read_creator(creator_id):
         raise RequestRejected(403, "authorization: this token may not read that creator")
     start, end = date_range(start, end, _utc_today(services))
-    return _json(_backend(services).creator_dashboard(creator_id, start, end, top))
+    backend = _backend(services)
+    return await _answer(backend, lambda: backend.creator_dashboard(creator_id, start, end, top))
