@@ -12,7 +12,9 @@ from raw events, so each engine does the same hashing of ~every row):
 line: seconds (the query only: scan + aggregate), groups, a checksum of unique viewers, and
 the process's peak RSS. ``... rollup|late WAREHOUSE_DIR THREADS`` times ``rollups.run`` (with
 ``full=True``), or writes ``LATE_EVENTS`` late events into the day with ``tier1.write_batch``
-and times the incremental ``rollups.run`` that follows.
+and times the incremental ``rollups.run`` that follows: ``late`` = heartbeats and starts of
+sessions whose records have not arrived (they change no view), ``late-views`` = whole late
+sessions with their session records (new views: every derived table of the day changes).
 """
 
 from __future__ import annotations
@@ -97,6 +99,51 @@ def late_events(day: str, n: int) -> list[object]:
     return out
 
 
+def late_views(day: str, n: int) -> tuple[list[object], list[object]]:
+    """``n`` late events of ``n // 20`` whole sessions (one user each) that the day did not
+    have, with the session records the worker emits when they close: new views, so every
+    table derived from views changes."""
+    from datetime import datetime, timedelta
+
+    from ingest_api.contract import EVENT, SessionRecord
+
+    events: list[object] = []
+    sessions: list[object] = []
+    for s in range(n // 20):
+        user, video, sid = f"u{(s * 7919) % 2_000_000}", f"v{s % 5_000}", f"late-view-{s}"
+        start = datetime.fromisoformat(f"{day}T22:00:00+00:00") + timedelta(seconds=7 * s)
+        for seq in range(20):
+            events.append(
+                EVENT.validate_python(
+                    {
+                        "event_id": f"late-view-{s}-{seq}",
+                        "type": "heartbeat" if seq else "start",
+                        "ts": (start + timedelta(seconds=10 * seq)).isoformat(),
+                        "user_id": user,
+                        "device_id": "d0",
+                        "video_id": video,
+                        "session_id": sid,
+                        "seq": seq,
+                        "position_s": 10.0 * seq,
+                        "duration_s": 3600.0,
+                        "context": {"device_type": "desktop", "tz": "UTC"},
+                    }
+                )
+            )
+        # fmt: off
+        record = SessionRecord(
+            session_key=f"{user}|{sid}", user_id=user, session_id=sid, video_id=video,
+            device_id="d0", started_at=start, ended_at=start + timedelta(seconds=190),
+            end_reason="stop", watch_time_s=190.0, played_s=190.0, position_start_s=0.0,
+            position_end_s=190.0, coverage_start=0.0, coverage_end=190.0 / 3600,
+            duration_s=3600.0, device_type="desktop", tz="UTC", startup_time_s=0.5,
+            played_intervals=[(0.0, 190.0)],
+        )
+        # fmt: on
+        sessions.append(record)
+    return events, sessions
+
+
 def warehouse_step(mode: str, path: str, threads: int) -> dict[str, object]:
     from warehouse import rollups, tier1
     from warehouse.store import Store, WarehouseConfig
@@ -109,6 +156,15 @@ def warehouse_step(mode: str, path: str, threads: int) -> dict[str, object]:
         t0 = time.perf_counter()
         tier1.write_batch(store, events=evs)  # type: ignore[arg-type]
         out.update(day=day, late_events=len(evs), write_s=time.perf_counter() - t0)
+    if mode == "late-views":
+        day = max(k for k in store.manifest().tables["events"] if k[:1].isdigit())
+        evs, sessions = late_views(day, LATE_EVENTS)
+        t0 = time.perf_counter()
+        tier1.write_batch(store, events=evs, sessions=sessions)  # type: ignore[arg-type]
+        out.update(
+            day=day, late_events=len(evs), late_sessions=len(sessions),
+            write_s=time.perf_counter() - t0,
+        )  # fmt: skip
     t0 = time.perf_counter()
     rep = rollups.run(store, full=mode == "rollup")
     out.update(
@@ -121,7 +177,7 @@ def warehouse_step(mode: str, path: str, threads: int) -> dict[str, object]:
 
 def main(argv: Sequence[str]) -> int:
     engine, listing, threads = argv[0], argv[1], int(argv[2])
-    if engine in ("rollup", "late"):
+    if engine in ("rollup", "late", "late-views"):
         doc = warehouse_step(engine, listing, threads)
         doc["peak_rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         print(json.dumps(doc))
