@@ -139,6 +139,44 @@ def cmd_erase_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from jobs import replay
+    from jobs.rollup import describe
+    from jobs.settings import WarehouseSettings
+    from streams.settings import WorkerSettings
+    from warehouse import rollups
+    from warehouse.store import Store
+
+    logs.configure(args.log_level)
+    state, tables = (args.state or not args.tables), (args.tables or not args.state)
+    if state:
+        ws = WorkerSettings(log_level=args.log_level)
+        try:
+            plan = asyncio.run(replay.plan_state(ws.kafka_bootstrap, ws.app_id, ws.data_dir))
+        except replay.ReplayRefused as exc:
+            _echo(f"replay: {exc}")
+            return 1
+        for line in plan.lines():
+            _echo(f"state: {line}")
+        if not args.yes:
+            _echo("nothing was changed: run again with --yes to replay")
+            return 2
+        try:
+            asyncio.run(replay.reset_state(ws.kafka_bootstrap, plan))
+        except replay.ReplayRefused as exc:
+            _echo(f"replay: {exc}")
+            return 1
+        _echo("state: reset; the next `watchflow worker` rebuilds it from the log")
+    if tables:
+        wh = WarehouseSettings(log_level=args.log_level)
+        store = Store.open(wh.data_dir, wh.warehouse_config())
+        report = rollups.run(store, full=True)
+        _echo(f"tables: every tier-2 table recomputed from tier 1: {describe(report)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="watchflow", description="watchflow: streaming analytics for video watch telemetry"
@@ -180,6 +218,17 @@ def build_parser() -> argparse.ArgumentParser:
     era.set_defaults(handler=cmd_erase_user)
 
     from jobs import simulate
+
+    rep = sub.add_parser(
+        "replay",
+        help="rebuild the workers' state from the Kafka log and tier 2 from tier 1",
+        description="Without --state or --tables, both. Stop every worker first. Without "
+        "--yes, only prints what it would do.",
+    )
+    rep.add_argument("--state", action="store_true", help="only the stream workers' state")
+    rep.add_argument("--tables", action="store_true", help="only the warehouse's tier 2")
+    rep.add_argument("--yes", action="store_true", help="carry it out")
+    rep.set_defaults(handler=cmd_replay)
 
     sim = sub.add_parser("simulate", help="a simulated audience against a running API")
     simulate.add_arguments(sim)
