@@ -99,17 +99,25 @@ class _Run(Workspace):
         old_retention = self.snap.files(
             "video_retention_daily", (d.isoformat() for d in p.view_days)
         )
+        # course progress reads no views: it runs beside them; the video tables and the user
+        # tables only share the views: they run at once when those are written
+        self.parallel(
+            lambda: self._views_then_chains(p, old_retention, old_activity, full),
+            lambda: self._course_progress(p),
+        )
+        return self._publish(p)
+
+    def _views_then_chains(
+        self, p: Plan, old_retention: list[DataFile], old_activity: list[DataFile], full: bool
+    ) -> None:
         for day in sorted(p.view_days):
             t0 = time.perf_counter()
             self.partition("views", day)
             self.timed("views", t0)
-        # the video tables, the user tables and course progress only share the views: at once
         self.parallel(
             lambda: self._video_chain(p, old_retention, full),
             lambda: self._user_chain(p, old_activity, full),
-            lambda: self._course_progress(p),
         )
-        return self._publish(p)
 
     def _video_chain(self, p: Plan, old_retention: list[DataFile], full: bool) -> None:
         for day in sorted(p.view_days):
@@ -132,23 +140,26 @@ class _Run(Workspace):
         t0 = time.perf_counter()
         for day in sorted(p.local_days):
             self.partition("user_daily", day)
+        self.timed("user_daily", t0)
+        # weeks and months, and all-time, read the same days but not each other: at once
+        self.parallel(
+            lambda: self._user_periods(p),
+            lambda: self._user_all_time(old_activity, full) if p.local_days else None,
+        )
+
+    def _user_periods(self, p: Plan) -> None:
+        t0 = time.perf_counter()
         for week in sorted(p.weeks):
             self.partition("user_weekly", week)
         for month in sorted(p.months):
             self.partition("user_monthly", month)
         self.timed("user_periods", t0)
-        if p.local_days:
-            t0 = time.perf_counter()
-            self._user_all_time(old_activity, full)
-            self.timed("user_all_time", t0)
 
     def _course_progress(self, p: Plan) -> None:
         if p.course_progress:
             t0 = time.perf_counter()
             self.bind_inputs("course_progress", None)
-            f = self.store.write_query(
-                self.con, sql("course_progress"), TABLES["course_progress"], UNPARTITIONED
-            )
+            f = self.write(sql("course_progress"), TABLES["course_progress"], UNPARTITIONED)
             self.stage("course_progress", UNPARTITIONED, f)
             self.timed("course_progress", t0)
 
@@ -166,18 +177,23 @@ class _Run(Workspace):
         self.merge_keyed("video_retention", sql("video_retention"), keep_old=not full)
 
     def _user_all_time(self, old_activity: list[DataFile], full: bool) -> None:
-        new = [f for (name, _), fs in self.staged.items() if name == "user_activity" for f in fs]
-        self.distinct("user_id", [*old_activity, *new])
+        t0 = time.perf_counter()
         self.bind_inputs("user_all_time", None)
-        goal_days = self.con.sql(
-            "SELECT user_id, day FROM user_daily "
-            "WHERE goal_met AND user_id IN (SELECT user_id FROM scope)"
-        ).pl()
+        if full:  # every user, none of the old rows kept: nothing to filter by
+            self.distinct("user_id", [])
+        else:  # the users of the dirty local days, over all their days
+            new = [f for (n, _), fs in self.staged.items() if n == "user_activity" for f in fs]
+            self.distinct("user_id", [*old_activity, *new])
+            for name in ("user_activity", "user_daily"):
+                in_scope = "user_id IN (SELECT user_id FROM scope)"
+                self.bind(name, self.work.files(name), where=in_scope)
+        goal_days = self.con.sql("SELECT user_id, day FROM user_daily WHERE goal_met").pl()
         self.con.register("streaks", streaks(goal_days).to_arrow())
         try:
             self.merge_keyed("user_all_time", sql("user_all_time"), keep_old=not full)
         finally:
             self.con.unregister("streaks")
+        self.timed("user_all_time", t0)
 
     def _catalog_changes(self) -> set[date]:
         """Stage what the rollup has now seen of the catalog; return the days on which videos
@@ -198,7 +214,7 @@ class _Run(Workspace):
             WHERE now.fingerprint IS DISTINCT FROM seen.fingerprint
             """
         )
-        f = self.store.write_query(self.con, fingerprints, CATALOG_SEEN, UNPARTITIONED)
+        f = self.write(fingerprints, CATALOG_SEEN, UNPARTITIONED)
         self.stage(CATALOG_SEEN.name, UNPARTITIONED, f)
         self.bind("video_daily", self.work.files("video_daily"))
         rows = self.con.execute(

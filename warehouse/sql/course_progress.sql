@@ -52,20 +52,45 @@ module_done AS (
     WHERE l.required
     GROUP BY d.user_id, l.course_id, l.module_id
 ),
-per_module AS (
-    -- students x modules (not x lessons): a row per module of each student's course
+course_modules AS (
+    -- per course: its required lessons, its modules that require any, and the module list of a
+    -- student who completed none of its lessons yet (most students): ordered by module_id, NULL
+    -- first (module ids are unique within a course); sorting each small list afterwards is much
+    -- cheaper than an ordered aggregate
     SELECT
-        s.user_id,
-        s.course_id,
+        course_id,
+        sum(lessons_required) AS required_lessons,
+        count(*) FILTER (WHERE lessons_required > 0) AS modules_total,
+        list_transform(list_sort(list({
+            'has_id': module_id IS NOT NULL,
+            'm': struct_pack(
+                module_id := module_id,
+                lessons_required := lessons_required,
+                lessons_completed := 0::BIGINT,
+                completed := false
+            )
+        })), lambda x: x.m) AS modules
+    FROM module_lessons
+    GROUP BY course_id
+),
+progressed AS (
+    -- the students who completed a required lesson of the course: only they need their own list
+    SELECT DISTINCT user_id, course_id FROM module_done
+),
+per_module AS (
+    -- progressed students x modules (not x lessons): a row per module of each one's course
+    SELECT
+        p.user_id,
+        p.course_id,
         ml.module_id,
         ml.lessons_required,
         coalesce(md.lessons_completed, 0) AS lessons_completed,
         md.last_completed_at
-    FROM students s
+    FROM progressed p
     JOIN module_lessons ml USING (course_id)
     LEFT JOIN module_done md
-        ON md.user_id = s.user_id
-        AND md.course_id = s.course_id
+        ON md.user_id = p.user_id
+        AND md.course_id = p.course_id
         AND md.module_id IS NOT DISTINCT FROM ml.module_id
 ),
 per_course AS (
@@ -77,8 +102,7 @@ per_course AS (
         count(*) FILTER (WHERE lessons_required > 0) AS modules_total,
         count(*) FILTER (WHERE lessons_required > 0 AND lessons_completed = lessons_required)
             AS modules_completed,
-        -- ordered by module_id, NULL first (module ids are unique within a course); sorting
-        -- each small list afterwards is much cheaper than an ordered aggregate
+        -- in the same order as course_modules.modules
         list_transform(list_sort(list({
             'has_id': module_id IS NOT NULL,
             'm': struct_pack(
@@ -91,6 +115,20 @@ per_course AS (
         max(last_completed_at) AS last_completed_at
     FROM per_module
     GROUP BY user_id, course_id
+    UNION ALL BY NAME
+    -- the other students: their course's list as it is, nothing completed
+    SELECT
+        s.user_id,
+        s.course_id,
+        cm.required_lessons,
+        0 AS lessons_completed,
+        cm.modules_total,
+        0 AS modules_completed,
+        cm.modules,
+        NULL AS last_completed_at
+    FROM students s
+    JOIN course_modules cm USING (course_id)
+    ANTI JOIN progressed p ON p.user_id = s.user_id AND p.course_id = s.course_id
 ),
 owners AS (
     SELECT course_id, creator_id

@@ -1,5 +1,7 @@
 -- user_all_time: per user, over all time (SPEC §5).
--- Grain: user; unpartitioned; recomputed for the users in `scope`.
+-- Grain: user; unpartitioned; one row per user in the inputs. The rollup binds user_activity
+--   and user_daily to the users it recomputes (all of them in a full rebuild, else the users of
+--   the dirty local days, over all their days) and merges the rows into the stored table.
 -- videos_watched / videos_completed are distinct over all time;
 -- completion_rate = videos_completed / videos_watched.
 -- longest_streak_days, streak_last_day, streak_last_days: runs of consecutive local days with
@@ -8,14 +10,8 @@
 --   streak_last_day is today or yesterday in the user's tz, else 0.
 -- favorite_channels  up to 3 catalog channels with the most watch time (ties: by name)
 -- favorite_hours     up to 3 local hours of day (0..23) with the most watch time (ties: earlier)
--- Inputs: user_activity, user_daily, catalog, streaks, scope(user_id).
-WITH a AS (
-    SELECT * FROM user_activity WHERE user_id IN (SELECT user_id FROM scope)
-),
-d AS (
-    SELECT * FROM user_daily WHERE user_id IN (SELECT user_id FROM scope)
-),
-per_video AS (
+-- Inputs: user_activity, user_daily, catalog, streaks.
+WITH per_video AS (
     -- distinct videos in two steps: one hash aggregate per level, not one per count(DISTINCT)
     SELECT
         user_id,
@@ -23,17 +19,35 @@ per_video AS (
         sum(watch_time_s::DECIMAL(18, 3)) AS watch_time_s,
         sum(sessions) AS sessions,
         bool_or(completed_views > 0) AS completed
-    FROM a
+    FROM user_activity
     GROUP BY user_id, video_id
 ),
+per_channel AS (
+    -- the user's videos grouped by their catalog channel (NULL: none), so that one aggregate
+    -- per user gives the totals and the favorite channels
+    SELECT
+        p.user_id,
+        c.channel,
+        sum(p.watch_time_s) AS w,
+        sum(p.sessions) AS sessions,
+        count(*) AS videos,
+        count(*) FILTER (WHERE p.completed) AS completed
+    FROM per_video p
+    LEFT JOIN catalog c USING (video_id)
+    GROUP BY p.user_id, c.channel
+),
 watching AS (
+    -- favorite channels: top 3 by watch time, ties by name: the 3 smallest keys (structs
+    -- compare field by field), in key order; a top-3 per user instead of sorting all of them
     SELECT
         user_id,
-        sum(watch_time_s) / 60 AS watch_time_min,
+        sum(w) / 60 AS watch_time_min,
         sum(sessions) AS sessions,
-        count(*) AS videos_watched,
-        count(*) FILTER (WHERE completed) AS videos_completed
-    FROM per_video
+        sum(videos)::BIGINT AS videos_watched,
+        sum(completed)::BIGINT AS videos_completed,
+        min_by(channel, {'neg_w': -w, 'channel': channel}, 3) FILTER (WHERE channel IS NOT NULL)
+            AS favorite_channels
+    FROM per_channel
     GROUP BY user_id
 ),
 days AS (
@@ -44,29 +58,18 @@ days AS (
         max(day) AS last_day,
         count(*) AS days_active,
         count(*) FILTER (WHERE goal_met) AS goal_met_days
-    FROM d
-    GROUP BY user_id
-),
-channels AS (
-    -- top 3 by watch time, ties by name: the 3 smallest keys (structs compare field by field),
-    -- in key order; a top-3 per user instead of sorting a list of all of them
-    SELECT
-        user_id,
-        min_by(channel, {'neg_w': -w, 'channel': channel}, 3) AS favorite_channels
-    FROM (
-        SELECT a.user_id, c.channel, sum(a.watch_time_s) AS w
-        FROM per_video a
-        JOIN catalog c USING (video_id)
-        WHERE c.channel IS NOT NULL
-        GROUP BY a.user_id, c.channel
-    )
+    FROM user_daily
     GROUP BY user_id
 ),
 hours AS (
     SELECT
         user_id,
         min_by(hour, {'neg_w': -w, 'hour': hour}, 3) AS favorite_hours
-    FROM (SELECT user_id, hour, sum(watch_time_s::DECIMAL(18, 3)) AS w FROM a GROUP BY user_id, hour)
+    FROM (
+        SELECT user_id, hour, sum(watch_time_s::DECIMAL(18, 3)) AS w
+        FROM user_activity
+        GROUP BY user_id, hour
+    )
     GROUP BY user_id
 )
 SELECT
@@ -85,10 +88,9 @@ SELECT
     coalesce(s.longest_streak_days, 0) AS longest_streak_days,
     s.streak_last_day,
     coalesce(s.streak_last_days, 0) AS streak_last_days,
-    coalesce(c.favorite_channels, []) AS favorite_channels,
+    coalesce(w.favorite_channels, []) AS favorite_channels,
     h.favorite_hours
 FROM watching w
 JOIN days d USING (user_id)
 LEFT JOIN streaks s USING (user_id)
-LEFT JOIN channels c USING (user_id)
 LEFT JOIN hours h USING (user_id)

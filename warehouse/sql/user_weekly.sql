@@ -4,22 +4,38 @@
 -- days_active     local days with watching; goal_met_days: those with the daily goal met
 -- goal_met        the goal was met on every day of the week
 -- Inputs: user_activity, user_daily. Variables: week (DATE, a Monday).
--- Distinct videos in two steps (per user and video, then per user): one hash aggregate per
--- level instead of one per count(DISTINCT).
-WITH per_video AS (
+-- A user active on one day of the week has that day's figures (user_daily), which are the
+-- same sums over the same rows; only users active on several days have their videos counted
+-- again over the week (in two steps, per user and video, then per user: one hash aggregate
+-- per level instead of one per count(DISTINCT)).
+WITH d AS (
+    SELECT *
+    FROM user_daily
+    WHERE day >= getvariable('week') AND day < getvariable('week') + 7
+),
+days AS (
+    SELECT
+        user_id,
+        arg_max(tz, day) AS tz,
+        count(*) AS days_active,
+        count(*) FILTER (WHERE goal_met) AS goal_met_days,
+        any_value(watch_time_min) AS watch_time_min,
+        any_value(videos_watched) AS videos_watched,
+        any_value(videos_completed) AS videos_completed,
+        any_value(sessions) AS sessions
+    FROM d
+    GROUP BY user_id
+),
+per_video AS (
     SELECT
         user_id,
         sum(watch_time_s::DECIMAL(18, 3)) AS watch_time_s,
         sum(sessions) AS sessions,
         bool_or(completed_views > 0) AS completed
     FROM user_activity
+    SEMI JOIN (SELECT user_id FROM days WHERE days_active > 1) USING (user_id)
     WHERE day >= getvariable('week') AND day < getvariable('week') + 7
     GROUP BY user_id, video_id
-),
-d AS (
-    SELECT *
-    FROM user_daily
-    WHERE day >= getvariable('week') AND day < getvariable('week') + 7
 ),
 watching AS (
     SELECT
@@ -31,27 +47,33 @@ watching AS (
     FROM per_video
     GROUP BY user_id
 ),
-days AS (
+merged AS (
     SELECT
-        user_id,
-        arg_max(tz, day) AS tz,
-        count(*) AS days_active,
-        count(*) FILTER (WHERE goal_met) AS goal_met_days
-    FROM d
-    GROUP BY user_id
+        d.user_id,
+        d.tz,
+        CASE WHEN d.days_active = 1 THEN d.watch_time_min ELSE w.watch_time_min END
+            AS watch_time_min,
+        CASE WHEN d.days_active = 1 THEN d.videos_watched ELSE w.videos_watched END
+            AS videos_watched,
+        CASE WHEN d.days_active = 1 THEN d.videos_completed ELSE w.videos_completed END
+            AS videos_completed,
+        CASE WHEN d.days_active = 1 THEN d.sessions ELSE w.sessions END AS sessions,
+        d.days_active,
+        d.goal_met_days
+    FROM days d
+    LEFT JOIN watching w USING (user_id)
 )
 SELECT
-    w.user_id,
+    d.user_id,
     strftime(getvariable('week'), '%G-W%V') AS iso_week,
     d.tz,
-    w.watch_time_min,
-    w.videos_watched,
-    w.videos_completed,
-    w.sessions,
-    w.watch_time_min / w.sessions AS avg_session_min,
+    d.watch_time_min,
+    d.videos_watched,
+    d.videos_completed,
+    d.sessions,
+    d.watch_time_min / d.sessions AS avg_session_min,
     d.days_active,
     d.goal_met_days,
     d.goal_met_days = 7 AS goal_met,
     getvariable('week') AS week
-FROM watching w
-JOIN days d USING (user_id)
+FROM merged d

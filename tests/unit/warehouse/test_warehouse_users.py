@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import random
+from datetime import date, timedelta
 
 import pytest
 
@@ -141,3 +142,93 @@ def test_course_progress_counts_required_lessons_and_modules(store, q):
     assert (u2["lessons_completed"], u2["progress"], u2["completed"]) == (3, 1.0, True)
     assert u2["completed_at"] == at("2024-03-05 12:00")
     assert (u3["lessons_completed"], u3["progress"], u3["creator_id"]) == (0, 0.0, "c1")
+
+
+def test_course_progress_of_students_without_completions_lists_every_module(store, q):
+    """Students who completed no required lesson take their course's module list as it is
+    (built once per course); the others get their own. Both in module order, NULL first."""
+    b = Batch()
+    b.catalog += [
+        video("L1", creator_id="c1", course_id="k1", module_id="m2"),
+        video("L2", creator_id="c1", course_id="k1", module_id="m1"),
+        video("L3", creator_id="c1", course_id="k1"),  # no module
+        video("L4", creator_id="c1", course_id="k1", module_id="m3", required=False),
+    ]
+    t = at("2024-03-01 10:00")
+    b.milestones += [
+        milestone("u1", "L1", "started", t),
+        milestone("u1", "L4", "completed", at("2024-03-01 11:00")),  # optional: not progress
+        milestone("u2", "L2", "completed", at("2024-03-01 12:00")),
+    ]
+    b.write(store)
+    rollups.run(store)
+    rows = {r["user_id"]: r for r in q("SELECT * FROM course_progress WHERE course_id = 'k1'")}
+
+    def module(m: str | None, required: int, completed: int) -> dict[str, object]:
+        done = required > 0 and completed == required
+        return {
+            "module_id": m,
+            "lessons_required": required,
+            "lessons_completed": completed,
+            "completed": done,
+        }
+
+    u1, u2 = rows["u1"], rows["u2"]
+    assert u1["modules"] == [
+        module(None, 1, 0),
+        module("m1", 1, 0),
+        module("m2", 1, 0),
+        module("m3", 0, 0),
+    ]
+    assert (u1["required_lessons"], u1["lessons_completed"], u1["progress"]) == (3, 0, 0.0)
+    assert (u1["modules_total"], u1["modules_completed"], u1["completed"]) == (3, 0, False)
+    assert (u1["completed_at"], u1["last_activity_at"]) == (None, at("2024-03-01 11:00"))
+    assert u2["modules"] == [
+        module(None, 1, 0),
+        module("m1", 1, 1),
+        module("m2", 1, 0),
+        module("m3", 0, 0),
+    ]
+    assert (u2["lessons_completed"], u2["modules_completed"], u2["completed"]) == (1, 1, False)
+
+
+def test_weekly_and_monthly_figures_equal_a_recount_over_user_activity(store, q):
+    """Users active on one day of a period take that day's figures; the rest are counted again
+    over the period. Either way the figures must be what counting the period's activity gives,
+    to the bit."""
+    rng = random.Random(4)
+    b = Batch()
+    b.catalog += [video(f"v{i}") for i in range(4)]
+    for i in range(200):
+        started = at("2024-02-24 00:00") + timedelta(minutes=rng.randrange(14 * 24 * 60))
+        b.view(
+            f"u{rng.randrange(60)}",
+            f"s{i}",
+            started,
+            video=f"v{rng.randrange(4)}",
+            watch=rng.choice([0.0, 0.001, 59.999, 600.5, 1234.567]),
+            completed=rng.random() < 0.3,
+        )
+    b.write(store)
+    rollups.run(store)
+    for table, period, start in (
+        ("user_weekly", "week", "date_trunc('week', day)"),
+        ("user_monthly", "month", "date_trunc('month', day)"),
+    ):
+        recount = q(
+            f"""
+            SELECT user_id, CAST({start} AS DATE) AS {period},
+                sum(watch_time_s::DECIMAL(18, 3)) / 60 AS watch_time_min,
+                count(DISTINCT video_id) AS videos_watched,
+                count(DISTINCT video_id) FILTER (WHERE completed_views > 0) AS videos_completed,
+                sum(sessions)::BIGINT AS sessions
+            FROM user_activity GROUP BY ALL ORDER BY ALL
+            """
+        )
+        got = q(
+            f"SELECT user_id, {period}, watch_time_min, videos_watched, videos_completed, "
+            f"sessions FROM {table} ORDER BY ALL"
+        )
+        assert got == recount
+        assert any(r["days_active"] > 1 for r in q(f"SELECT days_active FROM {table}"))
+        assert any(r["days_active"] == 1 for r in q(f"SELECT days_active FROM {table}"))
