@@ -271,10 +271,12 @@ def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench worker", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run (1-2 minutes)")
     parser.add_argument("--events", type=int, help="events pre-filled (default 150k)")
+    parser.add_argument("--worker-runs", type=int, help="runs of the worker (default 1)")
+    parser.add_argument("--peer-runs", type=int, help="runs of each peer (default 3)")
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else Config()
-    if args.events:
-        cfg = Config(**{**asdict(cfg), "events": args.events})
+    given = {"events": args.events, "worker_runs": args.worker_runs, "peer_runs": args.peer_runs}
+    cfg = Config(**{**asdict(cfg), **{k: v for k, v in given.items() if v}})
     env = report.environment()
     try:
         found = run(cfg)

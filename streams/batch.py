@@ -87,7 +87,7 @@ class Batcher:
         proc: Processor,
         stores: Mapping[str, WriteBack],
         sink: Sink,
-        maybe_replayed: Callable[[Any, int], bool],
+        maybe_replayed: Callable[[Any, int], bool],  # true for the offsets up to a mark
         max_backlog: int = 5000,
     ) -> None:
         self.proc = proc
@@ -111,21 +111,26 @@ class Batcher:
         if not batch:
             return
         proc, partition, outputs = self.proc, tp.partition, self._outputs
+        decode, advance, apply = records.decode_event, proc.advance, proc.apply
+        # The maybe-replayed offsets of a partition are those up to a mark: if the batch's
+        # first record is past it, so are all the others.
+        replays = self.maybe_replayed(tp, batch[0].offset)
         for rec in batch:
             try:
-                ev = records.decode_event(rec.key, rec.value)
+                ev = decode(rec.key, rec.value)
             except BadRecord as exc:
                 self._dead_letter(rec, exc.error)
                 continue
             try:
-                step = proc.advance(ev, partition, rewrite=self.maybe_replayed(tp, rec.offset))
+                rewrite = replays and self.maybe_replayed(tp, rec.offset)
+                step = advance(ev, partition, rewrite=rewrite)
             except Exception as exc:  # a model bug must not stall the partition forever
                 log.exception("event could not be processed")
                 self._dead_letter(rec, f"processing: {exc!r}")
                 continue
-            if step.emits:
+            if step.milestones or step.sessions:
                 outputs += outputs_of(step)
-            proc.apply(step)
+            apply(step)
         first = self._acks.get(tp, (batch[0].offset, 0))[0]
         self._acks[tp] = (first, batch[-1].offset)
         self._backlog += len(batch)

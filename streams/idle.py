@@ -29,12 +29,18 @@ class OpenSessions:
 
     def put(self, partition: int, key: bytes, st: VideoState) -> None:
         """Record ``key``'s latest state: cached while it has an open session, else dropped."""
-        states = self._states.setdefault(partition, {})
-        if not st.open:
+        states = self._states.get(partition)
+        if states is None:
+            states = self._states[partition] = {}
+        opened = st.open
+        if not opened:
             states.pop(key, None)
             return
         states[key] = st
-        deadline = min(s.cur.t for s in st.open) + self.idle_ms
+        if len(opened) == 1:
+            deadline = opened[0].cur.t + self.idle_ms
+        else:
+            deadline = min(s.cur.t for s in opened) + self.idle_ms
         if deadline < self._next.get(partition, _NEVER):
             self._next[partition] = deadline
 

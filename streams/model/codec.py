@@ -9,7 +9,8 @@ session's window of points as deltas.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import orjson
 
@@ -37,6 +38,8 @@ _RULE_OF = {v: k for k, v in _RULE.items()}
 _WHY: dict[str, EndReason] = {"s": "stop", "i": "idle", "r": "replaced"}
 _new = tuple.__new__  # builds a NamedTuple from a tuple without its keyword-parsing __new__
 _SEEK = Kind.SEEK
+SESSION_HEAD = Session._fields.index("mid")  # fields before it: what session_head_to encodes
+_Head = tuple[str, str, int, int, int, int, int, float, SessionContext, bool, Cursor]
 
 
 def encode_video(st: VideoState) -> bytes:
@@ -63,7 +66,11 @@ def _pairs(flat: list[int]) -> Intervals:
     return tuple(zip(flat[::2], flat[1::2], strict=True))
 
 
-def video_to_dict(st: VideoState) -> dict[str, Any]:
+def video_to_dict(
+    st: VideoState, session_to: Callable[[Session], Any] | None = None
+) -> dict[str, Any]:
+    """``st`` as the JSON document ``encode_video`` writes; ``session_to`` encodes each open
+    session (``streams.model.video_encoder`` passes one that reuses unchanged bytes)."""
     d: dict[str, Any] = {}
     if st.dur:
         d["d"] = st.dur
@@ -97,7 +104,7 @@ def video_to_dict(st: VideoState) -> dict[str, Any]:
     if st.ann is not None:
         d["an"] = _ann_to(st.ann)
     if st.open:
-        d["o"] = [_session_to(s) for s in st.open]
+        d["o"] = [(session_to or _session_to)(s) for s in st.open]
     return d
 
 
@@ -149,36 +156,40 @@ def _ann_from(d: dict[str, Any]) -> Annotations:
 
 
 def _session_to(s: Session) -> list[Any]:
-    # Tuple unpacking, not attribute access: this runs for every event that changes a state.
-    sid, dev, seg, cycle, seq0, t0, pos0, cov0, ctx_, won, base, mid_, points, cur = s
+    # The hot path encodes sessions by these same parts, reusing unchanged ones (video_encoder).
+    t0, mid, points, cur = s.t0, s.mid, s.win, s.cur
+    return [
+        *session_head_to(s),
+        None if mid is None else cursor_to(mid, t0),
+        rows_to(points, t0),
+        cursor_to(cur, t0),
+    ]
+
+
+def session_head_to(s: Session) -> list[Any]:
+    """The encoded fields of ``s`` before ``mid`` (those an in-order event leaves alone)."""
+    sid, dev, seg, cycle, seq0, t0, pos0, cov0, ctx_, won, base = cast(_Head, s[:SESSION_HEAD])
     ctx = 0 if ctx_.seq < 0 else list(ctx_)
+    return [sid, dev, seg, cycle, seq0, t0, pos0, cov0, ctx, int(won), cursor_to(base, t0)]
+
+
+def rows_to(points: tuple[Point, ...], t0: int) -> list[list[Any]]:
+    """A session's window: each point relative to the one before (the first to ``0, t0``)."""
     win: list[list[Any]] = []
     seq, t = 0, t0
-    for p_seq, p_t, pos, kind, rate, frm in points:
-        if kind == _SEEK:
-            win.append([p_seq - seq, p_t - t, pos, int(kind), rate, frm])
-        elif rate != 1.0:
-            win.append([p_seq - seq, p_t - t, pos, int(kind), rate])
-        else:
-            win.append([p_seq - seq, p_t - t, pos, int(kind)])
-        seq, t = p_seq, p_t
-    mid = None if mid_ is None else _cursor_to(mid_, t0)
-    return [
-        sid,
-        dev,
-        seg,
-        cycle,
-        seq0,
-        t0,
-        pos0,
-        cov0,
-        ctx,
-        int(won),
-        _cursor_to(base, t0),
-        mid,
-        win,
-        _cursor_to(cur, t0),
-    ]
+    for p in points:
+        win.append(row_to(p, seq, t))
+        seq, t = p[0], p[1]
+    return win
+
+
+def row_to(p: Point, seq: int, t: int) -> list[Any]:
+    p_seq, p_t, pos, kind, rate, frm = p
+    if kind == _SEEK:
+        return [p_seq - seq, p_t - t, pos, int(kind), rate, frm]
+    if rate != 1.0:
+        return [p_seq - seq, p_t - t, pos, int(kind), rate]
+    return [p_seq - seq, p_t - t, pos, int(kind)]
 
 
 def _session_from(x: list[Any]) -> Session:
@@ -210,7 +221,7 @@ def _session_from(x: list[Any]) -> Session:
     )
 
 
-def _cursor_to(c: Cursor, t0: int) -> list[Any] | int:
+def cursor_to(c: Cursor, t0: int) -> list[Any] | int:
     if c is START or c == START:
         return 0
     seq, t, pos, kind, mode, rate, wt, iv, rebuf, first, t_start, bufk, errors = c

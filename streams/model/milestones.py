@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from ingest_api.contract import MilestoneKind, MilestoneRecord
+from streams.model.outputs import construct
 from streams.model.rules import Threshold
 
 STARTED = 1 << 0
@@ -94,7 +95,8 @@ def record(
     source_event_id: str,
 ) -> MilestoneRecord:
     """One watch-milestones record; ``threshold`` is given for ``completed`` only."""
-    return MilestoneRecord.model_construct(
+    return construct(
+        MilestoneRecord,
         milestone_id=milestone_id(user_id, video_id, cycle, kind),
         milestone=kind,
         user_id=user_id,

@@ -10,8 +10,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from ingest_api.contract import MilestoneRecord, SessionRecord
+
+M = TypeVar("M", bound=BaseModel)
+_new = object.__new__
+_set = object.__setattr__
+
+
+def construct(cls: type[M], **values: Any) -> M:
+    """``cls.model_construct(**values)`` when ``values`` holds every field of ``cls``, in
+    declared order (nothing to default, no aliases, no extra): the same instance at a third
+    of the cost. For records built here from checked values (milestones, sessions)."""
+    m = _new(cls)
+    _set(m, "__dict__", values)
+    _set(m, "__pydantic_fields_set__", set(values))
+    _set(m, "__pydantic_extra__", None)
+    _set(m, "__pydantic_private__", None)
+    return m
 
 
 class ActivityKind(StrEnum):

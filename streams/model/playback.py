@@ -168,7 +168,8 @@ def step(
         t_start = t
     elif k == _ERROR:
         errors += 1
-    return Cursor(seq, t, pos, k, mode, prate, wt, iv, rebuf, first, t_start, bufk, errors), a, b
+    cur = _new(Cursor, (seq, t, pos, k, mode, prate, wt, iv, rebuf, first, t_start, bufk, errors))
+    return cur, a, b
 
 
 _PLAYING = int(Mode.PLAYING)
@@ -177,6 +178,7 @@ _REBUFFER = int(Buffering.REBUFFER)
 _BUFFER_START = int(Kind.BUFFER_START)
 _START = int(Kind.START)
 _ERROR = int(Kind.ERROR)
+_new = tuple.__new__  # a NamedTuple from a tuple, without its keyword-parsing __new__
 
 
 def fold(

@@ -16,6 +16,7 @@ from typing import Literal, NamedTuple
 
 from ingest_api.contract import SessionRecord
 from streams.model import intervals
+from streams.model.outputs import construct
 from streams.model.playback import START, Cursor, Point, fold, step
 from streams.model.rules import Rules
 
@@ -169,7 +170,8 @@ def record(
     startup = c.startup_ms
     # model_construct: every field is built here from checked values; validation would only
     # cost time on the hot path of idle sweeps.
-    return SessionRecord.model_construct(
+    return construct(
+        SessionRecord,
         session_key=s.key(user_id),
         user_id=user_id,
         session_id=s.sid,

@@ -58,6 +58,10 @@ __all__ = ["VideoEvent", "advance", "close_idle", "idle_deadline", "video_id_of"
 
 VideoEvent = AnyPlayback | VideoAction
 _PLAYBACK = (StartEvent, SeekEvent, ErrorEvent, PlaybackEvent)
+# Enum members as module constants: a class attribute lookup on an Enum costs ~0.2 µs (3.11).
+_SEEK = Kind.SEEK
+_STOP = Kind.STOP
+_new = tuple.__new__  # a NamedTuple from a tuple, without its keyword-parsing __new__
 
 
 def advance(
@@ -66,11 +70,13 @@ def advance(
     threshold: Threshold = DEFAULT_THRESHOLD,
     rules: Rules = DEFAULT_RULES,
     catalog_duration_s: float | None = None,
+    t_ms: int | None = None,
 ) -> tuple[VideoState, Outputs]:
     """Fold one event of this (user, video) into its state.
 
     ``threshold`` is the user's completion rule (``preferences.completion_threshold``);
-    ``catalog_duration_s`` the catalog's duration, used until an event states one.
+    ``catalog_duration_s`` the catalog's duration, used until an event states one; ``t_ms``
+    the event's ``ts`` in epoch ms if the caller has it already (it is derived otherwise).
     """
     st = EMPTY if state is None else state
     if catalog_duration_s is not None and st.dur == 0:
@@ -80,8 +86,10 @@ def advance(
         return video_actions.apply(st, cast(VideoAction, ev), rules), NOTHING
     ev = cast(AnyPlayback, ev)
     pos = round(ev.position_s * 1000)
-    frm = round(cast(SeekEvent, ev).from_position_s * 1000) if kind == Kind.SEEK else pos
-    p = Point(ev.seq, round(ev.ts.timestamp() * 1000), pos, kind, ev.playback_rate, frm)
+    frm = round(cast(SeekEvent, ev).from_position_s * 1000) if kind == _SEEK else pos
+    if t_ms is None:
+        t_ms = round(ev.ts.timestamp() * 1000)
+    p = _new(Point, (ev.seq, t_ms, pos, kind, ev.playback_rate, frm))
     if ev.duration_s is not None:
         dur = round(ev.duration_s * 1000)
         if dur != st.dur:
@@ -217,7 +225,7 @@ def _settle(
         bits = milestones.due(st.ms, cov_ms, st.dur, threshold.value)
         if bits:
             st, out = _reach(st, i, bits, ev, p, threshold)
-    if p.kind == Kind.STOP:
+    if p.kind == _STOP:
         st, more = lifecycle.close(st, i, "stop", p.t, ev.user_id, ev.video_id, rules)
         out += more
     return st, out
