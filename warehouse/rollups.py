@@ -15,6 +15,7 @@ that changes no view is detected pair by pair and recomputes nothing (``warehous
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -114,10 +115,18 @@ class _Run(Workspace):
             t0 = time.perf_counter()
             self.partition("views", day)
             self.timed("views", t0)
-        self.parallel(
-            lambda: self._video_chain(p, old_retention, full),
-            lambda: self._user_chain(p, old_activity, full),
-        )
+        # Two chains on two cursors, each already a thread of its own: DuckDB's pool, shared
+        # by the whole connection, gets half the threads, or it oversubscribes the cores
+        # (measured at 100M on 2 cores: 30 -> 25.5 CPU-s, 15.3 -> 14.3 s).
+        threads = self.store.config.threads or os.cpu_count() or 1
+        self.con.execute(f"SET threads = {max(1, threads // 2)}")
+        try:
+            self.parallel(
+                lambda: self._video_chain(p, old_retention, full),
+                lambda: self._user_chain(p, old_activity, full),
+            )
+        finally:
+            self.con.execute(f"SET threads = {threads}")
 
     def _video_chain(self, p: Plan, old_retention: list[DataFile], full: bool) -> None:
         for day in sorted(p.view_days):
