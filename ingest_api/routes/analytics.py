@@ -95,20 +95,25 @@ def _video(scope: Scope, backend: Analytics, video_id: str) -> None:
     raise RequestRejected(403, "authorization: this token may not read that video")
 
 
-def _user_periods(
+async def _user_periods(
     period: Period,
     user_id: str,
     scope: Scope,
     services: Services,
     start: date | None,
     end: date | None,
-) -> dict[str, Any]:
+) -> Response:
+    """The rows of ``period`` over the range; it defaults to end on the user's local today."""
     require_user(scope, user_id)
     backend = _backend(services)
-    today = backend.user_today(user_id, services.clock()) if end is None else end
-    start, end = date_range(start, end, today)
-    rows = backend.user_periods(user_id, period, start, end)
-    return {"user_id": user_id, "period": period, "from": start, "to": end, "rows": rows}
+
+    def work() -> dict[str, Any]:
+        today = backend.user_today(user_id, services.clock()) if end is None else end
+        first, last = date_range(start, end, today)
+        rows = backend.user_periods(user_id, period, first, last)
+        return {"user_id": user_id, "period": period, "from": first, "to": last, "rows": rows}
+
+    return await _answer(backend, work)
 
 
 @router.get("/v1/users/{user_id}/analytics/daily")
@@ -116,11 +121,7 @@ async def user_daily(
     user_id: str, scope: ScopeDep, services: ServicesDep, start: From = None, end: To = None
 ) -> Response:
     """user_daily rows (local days in the user's time zone), oldest first."""
-    require_user(scope, user_id)
-    backend = _backend(services)
-    return await _answer(
-        backend, lambda: _user_periods("daily", user_id, scope, services, start, end)
-    )
+    return await _user_periods("daily", user_id, scope, services, start, end)
 
 
 @router.get("/v1/users/{user_id}/analytics/weekly")
@@ -128,11 +129,7 @@ async def user_weekly(
     user_id: str, scope: ScopeDep, services: ServicesDep, start: From = None, end: To = None
 ) -> Response:
     """user_weekly rows of the ISO weeks overlapping the range, oldest first."""
-    require_user(scope, user_id)
-    backend = _backend(services)
-    return await _answer(
-        backend, lambda: _user_periods("weekly", user_id, scope, services, start, end)
-    )
+    return await _user_periods("weekly", user_id, scope, services, start, end)
 
 
 @router.get("/v1/users/{user_id}/analytics/monthly")
@@ -140,11 +137,7 @@ async def user_monthly(
     user_id: str, scope: ScopeDep, services: ServicesDep, start: From = None, end: To = None
 ) -> Response:
     """user_monthly rows of the months overlapping the range, oldest first."""
-    require_user(scope, user_id)
-    backend = _backend(services)
-    return await _answer(
-        backend, lambda: _user_periods("monthly", user_id, scope, services, start, end)
-    )
+    return await _user_periods("monthly", user_id, scope, services, start, end)
 
 
 @router.get("/v1/users/{user_id}/analytics/dashboard")
