@@ -117,11 +117,6 @@ def insert(s: Session, p: Point, rules: Rules, dur_ms: int) -> Session:
     return _refold(s, win, rules, dur_ms)
 
 
-def refold(s: Session, rules: Rules, dur_ms: int) -> Session:
-    """Re-fold the window (after a decode, or when the duration became known)."""
-    return _refold(s, s.win, rules, dur_ms)
-
-
 def _refold(s: Session, win: tuple[Point, ...], rules: Rules, dur_ms: int) -> Session:
     window = rules.window
     cursors = fold(s.base, win, rules.slack_ms, dur_ms, rules.max_intervals)
