@@ -237,20 +237,27 @@ class Store:
         table: Table,
         key: str,
         params: dict[str, Any] | list[Any] | None = None,
+        *,
+        order_by: Sequence[str] | None = None,
+        compression_level: int | None = None,
     ) -> DataFile | None:
         """Write ``select_sql``'s rows as one new file of ``table``[``key``] (not yet committed).
 
-        Columns are cast to the table's schema and rows sorted by its sort key, so files of one
-        table always agree. Returns ``None`` (and leaves nothing behind) when there are no rows.
+        Columns are cast to the table's schema and rows sorted by ``order_by`` (default: the
+        table's sort key, so files of one table agree; empty: unsorted), zstd at
+        ``compression_level`` (default: DuckDB's). Returns ``None`` (and leaves nothing behind)
+        when there are no rows.
         """
         rel = self.new_file(table, key)
         path = self.root / rel
         made_dir = not path.parent.exists()
         path.parent.mkdir(parents=True, exist_ok=True)
-        order = ", ".join(f'"{c}"' for c in table.sort_by)
+        columns = table.sort_by if order_by is None else order_by
+        order = " ORDER BY " + ", ".join(f'"{c}"' for c in columns) if columns else ""
+        level = f"COMPRESSION_LEVEL {compression_level}, " if compression_level else ""
         sql = (
-            f"COPY (SELECT {table.select_list('q')} FROM ({select_sql}) q ORDER BY {order}) "
-            f"TO '{path}' (FORMAT parquet, COMPRESSION zstd, "
+            f"COPY (SELECT {table.select_list('q')} FROM ({select_sql}) q{order}) "
+            f"TO '{path}' (FORMAT parquet, COMPRESSION zstd, {level}"
             f"ROW_GROUP_SIZE {self.config.row_group_size})"
         )
         row = con.execute(sql, params).fetchone()

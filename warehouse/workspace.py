@@ -23,7 +23,7 @@ import duckdb
 from warehouse import retention
 from warehouse.manifest import UNPARTITIONED, DataFile, Manifest
 from warehouse.schema import TABLES, Table
-from warehouse.store import Store, fsync_dir, fsync_file, sql_list
+from warehouse.store import Store, sql_list
 from warehouse.views import relation_sql
 
 SQL_DIR = Path(__file__).with_name("sql")
@@ -192,28 +192,16 @@ class Workspace:
 
     def write(self, select_sql: str, table: Table, key: str) -> DataFile | None:
         """``Store.write_query`` for the rollup: one new file of ``table``[``key``] (not yet
-        committed), columns cast to the schema; sorted by the table's sort key only if readers
-        look its rows up by key (``READ_ORDER``); zstd at ``ZSTD_LEVEL``. None if no rows."""
-        rel = self.store.new_file(table, key)
-        path = self.store.root / rel
-        made_dir = not path.parent.exists()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        order = ""
-        if table.name in READ_ORDER:
-            order = " ORDER BY " + ", ".join(f'"{c}"' for c in READ_ORDER[table.name])
-        row = self.con.execute(
-            f"COPY (SELECT {table.select_list('q')} FROM ({select_sql}) q{order}) "
-            f"TO '{path}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL {ZSTD_LEVEL}, "
-            f"ROW_GROUP_SIZE {self.store.config.row_group_size})"
-        ).fetchone()
-        if not row or int(row[0]) == 0:
-            path.unlink(missing_ok=True)
-            return None
-        fsync_file(path)  # the file and its directory entries must be durable before the commit
-        fsync_dir(path.parent)
-        if made_dir:
-            fsync_dir(path.parent.parent)
-        return DataFile(rel, int(row[0]))
+        committed), columns cast to the schema; sorted by ``READ_ORDER``'s columns where readers
+        look rows up by key, else unsorted; zstd at ``ZSTD_LEVEL``. None if no rows."""
+        return self.store.write_query(
+            self.con,
+            select_sql,
+            table,
+            key,
+            order_by=READ_ORDER.get(table.name, ()),
+            compression_level=ZSTD_LEVEL,
+        )
 
     def timed(self, step: str, t0: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - t0
