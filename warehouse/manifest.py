@@ -47,6 +47,9 @@ class DirtyKind(StrEnum):
 class DataFile:
     path: str  # relative to the warehouse root, POSIX separators
     rows: int
+    # A patch (``warehouse.patches``): its rows replace, in its partition, every row of the
+    # other files whose value of this column it lists. None: a plain file of rows.
+    scope: str | None = None
 
 
 @dataclass(slots=True)
@@ -127,7 +130,7 @@ class Manifest:
             "version": self.version,
             "committed_at": self.committed_at,
             "tables": {
-                t: {k: [[f.path, f.rows] for f in fs] for k, fs in sorted(p.items())}
+                t: {k: [_file_json(f) for f in fs] for k, fs in sorted(p.items())}
                 for t, p in sorted(self.tables.items())
             },
             "dirty": self.dirty,
@@ -148,10 +151,18 @@ class Manifest:
             version=int(doc["version"]),
             committed_at=float(doc["committed_at"]),
             tables={
-                t: {k: [DataFile(p, int(n)) for p, n in fs] for k, fs in parts.items()}
+                t: {k: [_file_from_json(f) for f in fs] for k, fs in parts.items()}
                 for t, parts in doc["tables"].items()
             },
             dirty=dirty,
             trash={p: float(t) for p, t in doc["trash"].items()},
             opaque={k: {d: int(v) for d, v in m.items()} for k, m in opaque.items()},
         )
+
+
+def _file_json(f: DataFile) -> list[Any]:
+    return [f.path, f.rows] if f.scope is None else [f.path, f.rows, f.scope]
+
+
+def _file_from_json(doc: list[Any]) -> DataFile:
+    return DataFile(str(doc[0]), int(doc[1]), str(doc[2]) if len(doc) > 2 else None)

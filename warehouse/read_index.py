@@ -28,7 +28,9 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from warehouse.manifest import Manifest
+from warehouse import patches
+from warehouse.manifest import DataFile, Manifest
+from warehouse.store import sql_list
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +101,13 @@ class FileIndex:
         return self.frame[at] if at else self.frame.clear()
 
 
-def load(table: str, path: str) -> FileIndex:
-    """Read ``path`` (a file of ``table``) into a :class:`FileIndex`."""
+def load(table: str, path: str, merged: Merged | None = None) -> FileIndex:
+    """Read ``path`` (a file of ``table``), or the ``merged`` partition, into a
+    :class:`FileIndex`."""
     spec = SPECS[table]
+    columns = list(spec.columns) if spec.columns is not None else None
+    if merged is not None:
+        return _indexed(table, _merged_frame(merged, columns))
     if table == "course_progress":
         con = duckdb.connect(config={"threads": 1})
         try:
@@ -115,15 +121,36 @@ def load(table: str, path: str) -> FileIndex:
             con.close()
         frame = pl.DataFrame({spec.key: []}, schema={spec.key: pl.String})
         return FileIndex(frame, spec.key, 200 * sum(len(v) for v in groups.values()), groups)
-    columns = list(spec.columns) if spec.columns is not None else None
-    frame = pl.read_parquet(path, columns=columns, hive_partitioning=False)
+    return _indexed(table, pl.read_parquet(path, columns=columns, hive_partitioning=False))
+
+
+def _merged_frame(merged: Merged, columns: list[str] | None) -> pl.DataFrame:
+    """A patched partition as readers see it (``warehouse.patches``), read by DuckDB."""
+    patch = f"SELECT * FROM read_parquet('{merged.patch}', hive_partitioning = false)"
+    plain = (
+        f"SELECT * FROM read_parquet({sql_list(list(merged.plain))}, hive_partitioning = false)"
+        if merged.plain
+        else f'SELECT * EXCLUDE ("{patches.LIVE}") FROM ({patch}) WHERE false'
+    )
+    rel = patches.merged_sql(plain, patch, merged.scope, None)
+    cols = ", ".join(f'"{c}"' for c in columns) if columns is not None else "*"
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        frame: pl.DataFrame = con.sql(f"SELECT {cols} FROM ({rel})").pl()
+        return frame
+    finally:
+        con.close()
+
+
+def _indexed(table: str, frame: pl.DataFrame) -> FileIndex:
+    spec = SPECS[table]
     if table == "milestones":
         frame = frame.filter(pl.col("milestone").is_in(FUNNEL_STEPS))
     frame = frame.filter(pl.col(spec.key).is_not_null())
     if not frame.get_column(spec.key).is_sorted():
         frame = frame.sort(spec.key, maintain_order=True)
     frame = frame.rechunk()
-    groups = {}
+    groups: dict[str, list[Any]] = {}
     if table == "catalog":
         owned = frame.filter(pl.col("creator_id").is_not_null()).sort("creator_id", "video_id")
         for creator, video in owned.select("creator_id", "video_id").iter_rows():
@@ -137,23 +164,47 @@ _GUESS_ROW_BYTES = {"video_retention": 2000, "course_progress": 20}
 
 
 @dataclass(frozen=True, slots=True)
+class Merged:
+    """A patched partition, indexed as one entry: its plain files with the patch applied."""
+
+    plain: tuple[str, ...]  # absolute paths
+    patch: str
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
 class Wanted:
     table: str
-    path: str
+    path: str  # the file's, or for a patched partition its patch's plus MERGED
     rows: int
+    merged: Merged | None = None
 
 
-def wanted(m: Manifest) -> list[Wanted]:
+MERGED = "+merged"
+
+
+def _partition(root: str, table: str, files: list[DataFile]) -> list[Wanted]:
+    """The index entries of one partition: one per file, or one for a patched partition."""
+    plain, patched = patches.split(files)
+    if not patched:
+        return [Wanted(table, f.path, f.rows) for f in files]
+    (patch,) = patched  # a partition holds at most one patch
+    assert patch.scope is not None
+    merged = Merged(tuple(f"{root}/{f.path}" for f in plain), f"{root}/{patch.path}", patch.scope)
+    return [Wanted(table, patch.path + MERGED, sum(f.rows for f in files), merged)]
+
+
+def wanted(m: Manifest, root: str = "") -> list[Wanted]:
     """Every file the index should hold, most useful first: the all-time tables, then
     partitions newest first."""
-    out = [Wanted(t, f.path, f.rows) for t in _ALL_TIME for f in m.files(t)]
+    out = [w for t in _ALL_TIME for k in m.keys(t) for w in _partition(root, t, m.partition(t, k))]
     order = list(SPECS)
     parts = [
-        (k, -order.index(t), Wanted(t, f.path, f.rows))
+        (k, -order.index(t), w)
         for t in SPECS
         if t not in _ALL_TIME
         for k, fs in m.tables.get(t, {}).items()
-        for f in fs
+        for w in _partition(root, t, fs)
     ]
     parts.sort(key=lambda p: (p[0], p[1]), reverse=True)
     return out + [w for _, _, w in parts]
@@ -175,8 +226,10 @@ class SnapshotView:
         chosen = sorted(parts) if keys is None else sorted(k for k in set(keys) if k in parts)
         out = []
         for k in chosen:
-            for f in parts[k]:
-                idx = self._loaded.get(f.path)
+            _, patched = patches.split(parts[k])
+            ids = [patched[0].path + MERGED] if patched else [f.path for f in parts[k]]
+            for path in ids:
+                idx = self._loaded.get(path)
                 if idx is None:
                     return None
                 out.append((k, idx))
@@ -220,7 +273,7 @@ class ReadIndex:
         if self.budget_bytes <= 0:
             return
         with self._cond:
-            self._plan = self._fit(wanted(m))
+            self._plan = self._fit(wanted(m, self.root))
             self._plan_version = m.version
             held = {w.path for w in self._plan} | set(keep)
             self._loaded = {p: i for p, i in self._loaded.items() if p in held}
@@ -288,7 +341,7 @@ class ReadIndex:
                     self._idle.set()
                     return
             try:
-                idx = load(job.table, f"{self.root}/{job.path}")
+                idx = load(job.table, f"{self.root}/{job.path}", job.merged)
             except Exception:  # a vanished or unreadable file: SQL answers (or fails) instead
                 log.warning("read index: could not load %s", job.path, exc_info=True)
                 with self._cond:

@@ -10,7 +10,9 @@ changes nothing; recomputing a partition from the same tier-1 data gives the sam
 The heavy work is DuckDB SQL over Parquet with the store's ``memory_limit`` and ``threads``
 (``warehouse.workspace`` binds inputs and writes partitions); streaks are a Polars step
 (``warehouse.streaks``), the retention counts a numpy one (``warehouse.retention``). Late data
-that changes no view is detected pair by pair and recomputes nothing (``warehouse.touches``).
+that changes no view is detected pair by pair and recomputes nothing (``warehouse.touches``);
+late data that changes a few views recomputes only their videos' and users' rows, staged as
+patches of the partitions (``warehouse.late``, ``warehouse.patches``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from warehouse import tier1, touches
+from warehouse import late, tier1, touches
 from warehouse.manifest import UNPARTITIONED, DataFile, DirtyKind, Manifest
 from warehouse.plan import Plan, plan
 from warehouse.records import FINGERPRINT_FIELDS
@@ -39,6 +41,7 @@ VIDEO_DAY_TABLES = ("video_viewers", "video_daily", "video_retention_daily", "ch
 class RollupReport:
     version: int | None  # the manifest version published, None if nothing was dirty
     plan: Plan
+    patched: frozenset[date] = frozenset()  # view days patched (``warehouse.late``), not redone
     rewritten: dict[str, int] = field(default_factory=dict)  # table -> partitions written
     seconds: dict[str, float] = field(default_factory=dict)  # step -> wall time
 
@@ -78,11 +81,12 @@ class _Run(Workspace):
         t0 = time.perf_counter()
         catalog_days = self._catalog_changes() if marks.get(DirtyKind.CATALOG) else set()
         self.timed("catalog_diff", t0)
+        patchable: dict[date, str] = {}
         wanted = marks
-        if not full:  # late data below the day grain: skip days whose views it left alone
+        if not full:  # late data below the day grain: skip or patch days it changed little
             t0 = time.perf_counter()
-            unchanged = touches.unchanged_days(self.con, self.store, self.snap, marks)
-            wanted = touches.reduce_marks(marks, unchanged)
+            unchanged, patchable = touches.classify(self.con, self.store, self.snap, marks)
+            wanted = touches.reduce_marks(marks, unchanged | set(patchable))
             self.timed("late_check", t0)
         local_keys = self.snap.keys("user_activity")
         p = plan(
@@ -93,6 +97,8 @@ class _Run(Workspace):
         p = replace(p, covers={k: dict(v) for k, v in marks.items() if v})
         if full:
             p = self._with_existing(p)
+        for d in [d for d in patchable if d in p.view_days]:  # recomputed whole anyway
+            touches.drop_tables(self.con, patchable.pop(d))
         if p.empty and not self.staged and not p.covers:
             return RollupReport(version=None, plan=p, seconds=self.timings)
 
@@ -106,7 +112,15 @@ class _Run(Workspace):
             lambda: self._views_then_chains(p, old_retention, old_activity, full),
             lambda: self._course_progress(p),
         )
-        return self._publish(p)
+        # after the whole days, so a patch recomputes its keys from their newest inputs
+        for day, tag in sorted(patchable.items()):
+            t0 = time.perf_counter()
+            try:
+                late.patch_day(self, day, tag)
+            finally:
+                touches.drop_tables(self.con, tag)
+            self.timed("late_patch", t0)
+        return self._publish(p, frozenset(patchable))
 
     def _views_then_chains(
         self, p: Plan, old_retention: list[DataFile], old_activity: list[DataFile], full: bool
@@ -263,7 +277,7 @@ class _Run(Workspace):
             covers=p.covers,
         )
 
-    def _publish(self, p: Plan) -> RollupReport:
+    def _publish(self, p: Plan, patched: frozenset[date]) -> RollupReport:
         staged = dict(self.staged)
 
         def apply(m: Manifest) -> None:
@@ -279,7 +293,7 @@ class _Run(Workspace):
         rewritten: dict[str, int] = {}
         for name, _ in staged:
             rewritten[name] = rewritten.get(name, 0) + 1
-        return RollupReport(published.version, p, rewritten, self.timings)
+        return RollupReport(published.version, p, patched, rewritten, self.timings)
 
 
 def _consecutive(days: list[date]) -> list[list[date]]:

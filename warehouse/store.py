@@ -240,13 +240,16 @@ class Store:
         *,
         order_by: Sequence[str] | None = None,
         compression_level: int | None = None,
+        extra: Sequence[tuple[str, str]] = (),
+        scope: str | None = None,
     ) -> DataFile | None:
         """Write ``select_sql``'s rows as one new file of ``table``[``key``] (not yet committed).
 
         Columns are cast to the table's schema and rows sorted by ``order_by`` (default: the
         table's sort key, so files of one table agree; empty: unsorted), zstd at
-        ``compression_level`` (default: DuckDB's). Returns ``None`` (and leaves nothing behind)
-        when there are no rows.
+        ``compression_level`` (default: DuckDB's). ``extra`` (name, type) columns follow the
+        schema's, and ``scope`` marks the file as a patch (``warehouse.patches``). Returns
+        ``None`` (and leaves nothing behind) when there are no rows.
         """
         rel = self.new_file(table, key)
         path = self.root / rel
@@ -255,8 +258,9 @@ class Store:
         columns = table.sort_by if order_by is None else order_by
         order = " ORDER BY " + ", ".join(f'"{c}"' for c in columns) if columns else ""
         level = f"COMPRESSION_LEVEL {compression_level}, " if compression_level else ""
+        more = "".join(f', CAST(q."{c}" AS {t}) AS "{c}"' for c, t in extra)
         sql = (
-            f"COPY (SELECT {table.select_list('q')} FROM ({select_sql}) q{order}) "
+            f"COPY (SELECT {table.select_list('q')}{more} FROM ({select_sql}) q{order}) "
             f"TO '{path}' (FORMAT parquet, COMPRESSION zstd, {level}"
             f"ROW_GROUP_SIZE {self.config.row_group_size})"
         )
@@ -271,7 +275,7 @@ class Store:
         fsync_dir(path.parent)
         if made_dir:
             fsync_dir(path.parent.parent)
-        return DataFile(rel, rows)
+        return DataFile(rel, rows, scope)
 
     def _ensure_schema_files(self) -> None:
         missing = [t for t in TABLES.values() if not (self.root / self.schema_file(t)).exists()]

@@ -7,9 +7,11 @@ same pair exists on that day or the next, and on the catalog (whose changes have
 mark). So recomputing the views of the touched pairs alone, and comparing them row for row with
 the stored ones, tells exactly whether the day's ``views`` partition, and so anything derived
 from it (every video and user table), changes. Days whose views did not change are dropped from
-the plan (their marks are cleared without recomputing anything); days whose views changed are
-recomputed whole, as before. A ``view_events`` mark of D stands for view days D-1 and D, so it
-is dropped only if both are unchanged.
+the plan (their marks are cleared without recomputing anything); days whose views changed in
+few rows are patched (``warehouse.late``: the changed views, then only their videos' and
+users' rows of every table); others are recomputed whole. A ``view_events`` mark of D stands
+for view days D-1 and D, so it leaves the whole-day plan only if neither needs a whole
+recompute.
 
 Late events whose session record is missing (lost, or not yet closed) or whose session already
 had its start, duplicated starts, and sessions without any start/play event change no view: the
@@ -31,6 +33,8 @@ from warehouse.views import relation_sql
 ONE = timedelta(days=1)
 # Above this many touched pairs on a day, recomputing the day is about as cheap as checking.
 MAX_PAIRS = 200_000
+# Above this many changed view rows on a day, the day is recomputed whole instead of patched.
+MAX_PATCHED_ROWS = 100_000
 
 
 def candidate_days(snap: Manifest, marks: Mapping[DirtyKind, Mapping[str, int]]) -> set[date]:
@@ -51,22 +55,27 @@ def candidate_days(snap: Manifest, marks: Mapping[DirtyKind, Mapping[str, int]])
     return {d for d in days if tracked(d)}
 
 
-def views_changed(con: duckdb.DuckDBPyConnection, store: Store, snap: Manifest, day: date) -> bool:
-    """Whether the views of ``day`` differ from the stored ones, given the touches in ``snap``.
+def changed_views(
+    con: duckdb.DuckDBPyConnection, store: Store, snap: Manifest, day: date, tag: str
+) -> int | None:
+    """How many rows of the views of ``day`` the touches in ``snap`` change; None when there are
+    too many pairs to check cheaply (the day is then recomputed whole).
 
-    Conservative: True when there are too many pairs to check cheaply.
+    Leaves the changed rows in tables ``late_removed_<tag>`` (stored rows that go) and
+    ``late_added_<tag>`` (rows that come), for a rollup that patches the day
+    (``warehouse.late``); :func:`drop_tables` removes them.
     """
     keys = [day.isoformat(), (day + ONE).isoformat()]
     touch_files = snap.files(VIEW_TOUCHES.name, keys)
     if not touch_files:
-        return False
+        return 0
     con.execute(
         "CREATE OR REPLACE TEMP TABLE pairs AS SELECT DISTINCT user_id, session_id "
         f"FROM read_parquet({sql_list(store.paths(touch_files))})"
     )
     row = con.execute("SELECT count(*) FROM pairs").fetchone()
     if row is None or int(row[0]) > MAX_PAIRS:
-        return True
+        return None
 
     def narrowed(alias: str, rel: str, extra: str = "") -> None:
         con.execute(
@@ -87,11 +96,27 @@ def views_changed(con: duckdb.DuckDBPyConnection, store: Store, snap: Manifest, 
     from warehouse.rollups import sql  # rollups imports this module: import late
 
     cols = VIEWS.select_list()
-    new, old = f"SELECT {cols} FROM ({sql('views')})", f"SELECT {cols} FROM old_views"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE new_views AS SELECT {cols} FROM ({sql('views')})")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE stored_views AS SELECT {cols} FROM old_views")
+    removed, added = f"late_removed_{tag}", f"late_added_{tag}"
+    con.execute(
+        f"CREATE OR REPLACE TABLE {removed} AS "
+        "SELECT * FROM stored_views EXCEPT ALL SELECT * FROM new_views"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE {added} AS "
+        "SELECT * FROM new_views EXCEPT ALL SELECT * FROM stored_views"
+    )
     row = con.execute(
-        f"SELECT EXISTS ({new} EXCEPT ALL {old}) OR EXISTS ({old} EXCEPT ALL {new})"
+        f"SELECT (SELECT count(*) FROM {removed}) + (SELECT count(*) FROM {added})"
     ).fetchone()
-    return bool(row and row[0])
+    return int(row[0]) if row else 0
+
+
+def drop_tables(con: duckdb.DuckDBPyConnection, tag: str) -> None:
+    """Drop what :func:`changed_views` left for ``tag``."""
+    for name in ("removed", "added"):
+        con.execute(f"DROP TABLE IF EXISTS late_{name}_{tag}")
 
 
 def _catalog(store: Store, snap: Manifest) -> str:
@@ -100,16 +125,29 @@ def _catalog(store: Store, snap: Manifest) -> str:
     return relation_sql(store, CATALOG, snap.files(CATALOG.name))
 
 
-def unchanged_days(
+def classify(
     con: duckdb.DuckDBPyConnection,
     store: Store,
     snap: Manifest,
     marks: Mapping[DirtyKind, Mapping[str, int]],
-) -> set[date]:
-    """The view days behind ``marks`` whose views the late data provably left as they are."""
+) -> tuple[set[date], dict[date, str]]:
+    """The view days behind ``marks`` whose views the late data provably left as they are, and
+    those it changed in few enough rows to patch (day -> the tag of its tables of changed
+    rows, see :func:`changed_views`). Every other dirty day is recomputed whole."""
+    unchanged: set[date] = set()
+    patchable: dict[date, str] = {}
     if not snap.keys(VIEW_TOUCHES.name):
-        return set()
-    return {d for d in candidate_days(snap, marks) if not views_changed(con, store, snap, d)}
+        return unchanged, patchable
+    for d in sorted(candidate_days(snap, marks)):
+        tag = d.strftime("%Y%m%d")
+        changed = changed_views(con, store, snap, d, tag)
+        if changed == 0:
+            unchanged.add(d)
+        elif changed is not None and changed <= MAX_PATCHED_ROWS:
+            patchable[d] = tag
+        if changed == 0 or changed is None or changed > MAX_PATCHED_ROWS:
+            drop_tables(con, tag)
+    return unchanged, patchable
 
 
 def reduce_marks(

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse import patches
 from warehouse.manifest import DataFile, Manifest
 from warehouse.schema import TABLES, Table, public
 from warehouse.store import Store, fsync_dir, fsync_file, sql_list
@@ -47,24 +48,36 @@ _PRESENTED = {
 def relation_sql(
     store: Store, table: Table, files: Sequence[DataFile], presented: bool = False
 ) -> str:
-    """A SELECT over ``files`` of ``table`` with the partition column, even when there are none.
+    """A SELECT over ``files`` of ``table`` with the partition column, even when there are none;
+    patches among them applied (``warehouse.patches``).
 
     ``presented`` gives the analysts' shape of the table (see ``_PRESENTED``) instead of its
     stored rows.
     """
-    if table.partition is None:
-        stored = f"SELECT * FROM read_parquet({sql_list(store.paths(files, table))})"
-    elif not files:
-        schema = store.abs(store.schema_file(table))
-        stored = f"SELECT *, CAST(NULL AS DATE) AS {table.partition} FROM read_parquet('{schema}')"
-    else:
-        stored = (
-            f"SELECT * FROM read_parquet({sql_list(store.paths(files))}, "
-            f"hive_partitioning = true, hive_types = {{'{table.partition}': DATE}})"
+    plain, patched = patches.split(files)
+    stored = _files_sql(store, table, plain)
+    if patched:
+        stored = patches.merged_sql(
+            stored,
+            _files_sql(store, table, patched),
+            patches.SCOPES[table.name],
+            table.partition,
         )
     if presented and table.name in _PRESENTED:
         return _PRESENTED[table.name].format(stored=stored)
     return stored
+
+
+def _files_sql(store: Store, table: Table, files: Sequence[DataFile]) -> str:
+    if table.partition is None:
+        return f"SELECT * FROM read_parquet({sql_list(store.paths(files, table))})"
+    if not files:
+        schema = store.abs(store.schema_file(table))
+        return f"SELECT *, CAST(NULL AS DATE) AS {table.partition} FROM read_parquet('{schema}')"
+    return (
+        f"SELECT * FROM read_parquet({sql_list(store.paths(files))}, "
+        f"hive_partitioning = true, hive_types = {{'{table.partition}': DATE}})"
+    )
 
 
 def view_sql(store: Store, table: Table, m: Manifest) -> str:

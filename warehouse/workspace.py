@@ -13,14 +13,14 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 
-from warehouse import retention
+from warehouse import patches, retention
 from warehouse.manifest import UNPARTITIONED, DataFile, Manifest
 from warehouse.schema import TABLES, Table
 from warehouse.store import Store, sql_list
@@ -139,20 +139,36 @@ class Workspace:
             rel = f"SELECT * FROM ({rel}) WHERE {where}"
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {alias or name} AS {rel}")
 
-    def bind_inputs(self, output: str, first: date | None, last: date | None = None) -> None:
+    def bind_inputs(
+        self,
+        output: str,
+        first: date | None,
+        last: date | None = None,
+        where: Mapping[str, str] | None = None,
+    ) -> None:
         """Bind each input of ``output`` to the partitions that computing its partitions
-        ``first``..``last`` needs (all of them when the window is None or there is no key)."""
+        ``first``..``last`` needs (all of them when the window is None or there is no key),
+        filtered by ``where[input]`` if given."""
         last = last or first
+        where = where or {}
         for name, window in INPUTS[output].items():
             if window is None or first is None or last is None:
-                self.bind(name, self.work.files(name))
+                self.bind(name, self.work.files(name), where=where.get(name, ""))
                 continue
             lo, hi = first + timedelta(days=window[0]), last + timedelta(days=window[1])
             keys = [(lo + timedelta(days=d)).isoformat() for d in range((hi - lo).days + 1)]
-            self.bind(name, self.work.files(name, keys))
+            self.bind(name, self.work.files(name, keys), where=where.get(name, ""))
 
     def stage(self, name: str, key: str, f: DataFile | None) -> None:
-        files = [f] if f else []
+        self._replace(name, key, [f] if f else [])
+
+    def _replace(self, name: str, key: str, files: list[DataFile]) -> None:
+        """Stage ``files`` as partition ``key`` of ``name``. A file this run wrote for the
+        partition earlier (a patch replaced by the next patch) was never committed: it goes."""
+        committed = self.snap.partition(name, key)
+        for old in self.staged.get((name, key), []):
+            if old not in files and old not in committed:
+                (self.store.root / old.path).unlink(missing_ok=True)
         self.work.set_partition(name, key, files)
         self.staged[(name, key)] = files
 
@@ -202,6 +218,45 @@ class Workspace:
             order_by=READ_ORDER.get(table.name, ()),
             compression_level=ZSTD_LEVEL,
         )
+
+    def patch(self, name: str, key: str, rows_sql: str, scope_sql: str) -> None:
+        """Stage partition ``key`` of ``name`` with ``rows_sql``'s rows in place of the rows of
+        the scope values ``scope_sql`` lists (``warehouse.patches``): as a patch, or, once the
+        patch would pass ``FOLD_FRACTION`` of the partition, as one plain file."""
+        t0 = time.perf_counter()
+        try:
+            self._patch(name, key, rows_sql, scope_sql)
+        finally:
+            self.timed(f"patch_{name}", t0)
+
+    def _patch(self, name: str, key: str, rows_sql: str, scope_sql: str) -> None:
+        table = TABLES[name]
+        scope = patches.SCOPES[name]
+        plain, old = patches.split(self.work.partition(name, key))
+        if not plain and not old:  # nothing to supersede: the rows are the partition
+            self.stage(name, key, self.write(rows_sql, table, key))
+            return
+        old_sql = f"SELECT * FROM read_parquet({sql_list(self.store.paths(old))})" if old else None
+        f = self.store.write_query(
+            self.con,
+            patches.patch_sql(rows_sql, scope, scope_sql, old_sql),
+            table,
+            key,
+            order_by=READ_ORDER.get(name, ()),
+            compression_level=ZSTD_LEVEL,
+            extra=[(patches.LIVE, "BOOLEAN")],
+            scope=scope,
+        )
+        if f is None:  # nothing to supersede and nothing new
+            return
+        if f.rows > patches.FOLD_FRACTION * sum(p.rows for p in plain):
+            merged = relation_sql(self.store, table, [*plain, f])
+            try:
+                self.stage(name, key, self.write(merged, table, key))
+            finally:
+                (self.store.root / f.path).unlink(missing_ok=True)
+            return
+        self._replace(name, key, [*plain, f])
 
     def timed(self, step: str, t0: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - t0

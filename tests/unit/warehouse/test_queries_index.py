@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from warehouse import funnel, queries, read_index, rollups
+from warehouse import funnel, patches, queries, read_index, rollups
 from warehouse.read_index import FUNNEL_STEPS, ReadIndex, wanted
 from warehouse.store import Store
 
@@ -57,6 +57,32 @@ def test_indexed_answers_equal_sql_and_the_index_is_used(filled: Store) -> None:
     assert set(fast.index._loaded) == {w.path for w in wanted(m)}  # everything fits
     assert repr(_answers(fast)) == repr(_answers(sql))
     fast.close()
+
+
+def test_patched_partitions_are_indexed_merged_and_answer_as_sql(
+    filled: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(patches, "FOLD_FRACTION", 1e9)  # keep every patch a patch
+    late = Batch()
+    late.view("u1", "late1", at("2024-03-01 20:00"), video="v2", watch=50, startup=9)
+    late.view("u7", "late2", at("2024-03-01 21:00"), video="v1", watch=40, startup=0.5)
+    late.write(filled)
+    assert rollups.run(filled).patched == {DAY1}
+    sql = queries.Reader(filled.root.parent, index_bytes=0)
+    fast = queries.Reader(filled.root.parent)
+    assert fast.wait_index(30)
+    m = fast.snapshot().manifest
+    merged = {p for p in fast.index._loaded if p.endswith(read_index.MERGED)}
+    assert merged and set(fast.index._loaded) == {w.path for w in wanted(m, str(filled.root))}
+    for table in ("video_daily", "user_daily", "creator_daily", "views", "video_viewers"):
+        assert fast.snapshot().view.files(table, [DAY1.isoformat()]) is not None, table
+    answers = [*_answers(fast), queries.user_periods(fast, "u7", "daily", DAY1, DAY2)]
+    assert repr(answers) == repr(
+        [*_answers(sql), queries.user_periods(sql, "u7", "daily", DAY1, DAY2)]
+    )
+    assert answers[0]["totals"]["views"] == 7  # v1 on both days: 6 + the late one
+    fast.close()
+    sql.close()
 
 
 def test_a_new_snapshot_is_picked_up_and_dropped_files_are_forgotten(filled: Store) -> None:
@@ -117,9 +143,11 @@ def _blocked_loads(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     gate = threading.Event()
     real = read_index.load
 
-    def slow(table: str, path: str) -> read_index.FileIndex:
+    def slow(
+        table: str, path: str, merged: read_index.Merged | None = None
+    ) -> read_index.FileIndex:
         gate.wait(30)
-        return real(table, path)
+        return real(table, path, merged)
 
     monkeypatch.setattr(read_index, "load", slow)
     return gate

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import orjson
 import pytest
 
-from warehouse import rollups
+from warehouse import patches, rollups
 from warehouse.manifest import DirtyKind, Manifest
 from warehouse.schema import TIER2_TABLES, VIEW_TOUCHES
 from warehouse.store import Store
@@ -93,19 +93,35 @@ def test_late_starts_without_sessions_recompute_nothing(store: Store) -> None:
     assert _contents(store) == before
 
 
-@pytest.mark.parametrize("seed", [2, 3, 4])
-def test_incremental_late_rollup_equals_a_full_recompute(store: Store, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "fold"), [(2, 0.1), (3, 0.1), (4, 0.1), (5, 0.0), (6, 1e9)])
+def test_incremental_late_rollup_equals_a_full_recompute(
+    store: Store, seed: int, fold: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Late views patch their days (fold 1e9: patches pile onto patches; 0: every patch is
+    folded into a plain file at once), and every table reads as a full recompute's."""
+    monkeypatch.setattr(patches, "FOLD_FRACTION", fold)
     rng = random.Random(seed)
     b, startless = _base(rng)
     b.write(store)
     rollups.run(store)
+    patched = 0
     for _ in range(3):
         _late(rng, startless, 6).write(store)
-        rollups.run(store)
+        patched += len(rollups.run(store).patched)
+        assert store.vacuum() == []  # no file left behind by a patch replaced in the same run
         incremental = _contents(store)
-        rollups.run(store, full=True)
-        assert _contents(store) == incremental
+        m = store.manifest()
+        has_patches = any(f.scope for t in TIER2_TABLES for f in m.files(t.name))
+        if fold in (0.0, 1e9):  # (at 0.1, whether a patch is folded depends on its size)
+            assert has_patches == (fold > 0 and patched > 0)
+        if seed % 2:  # else: the next round patches the patches
+            rollups.run(store, full=True)
+            assert _contents(store) == incremental
         assert not store.manifest().keys(VIEW_TOUCHES.name)
+    rollups.run(store, full=True)
+    assert not any(f.scope for t in TIER2_TABLES for f in store.manifest().files(t.name))
+    assert _contents(store) == incremental
+    assert patched > 0
 
 
 def test_a_late_start_of_a_stored_session_is_a_new_view(store: Store) -> None:
@@ -118,7 +134,7 @@ def test_a_late_start_of_a_stored_session_is_a_new_view(store: Store) -> None:
     late.events.append(event("start", "u2", at("2024-03-02 00:01"), session="b"))  # next day
     late.write(store)
     report = rollups.run(store)
-    assert date(2024, 3, 1) in report.plan.view_days
+    assert date(2024, 3, 1) in report.patched  # a few changed views: patched, not redone
     rows = _contents(store)["video_daily"]
     assert len(rows) == 1 and rows[0][1] == "2"  # (video_id, views=2, ...)
 

@@ -1,0 +1,186 @@
+"""Patching a day whose views late data changed in a few rows: only the touched keys of each
+table are recomputed, and staged as patches (``warehouse.patches``).
+
+``warehouse.touches`` leaves, for such a day D, the stored view rows that go
+(``late_removed_<tag>``) and the rows that come (``late_added_<tag>``). From them:
+
+- ``views`` of D: the rows that come, in place of the session keys of both;
+- per video of those rows: ``video_daily`` and ``chapter_daily`` of D, over D's views of those
+  videos; ``video_retention_daily`` of D and ``video_retention`` by difference (the counts of
+  the rows that go subtracted, of the rows that come added: integers, additive over views, so
+  exact); ``creator_daily`` of D for the videos' creators;
+- per user of those rows: ``video_viewers`` of D, ``user_activity`` and ``user_daily`` of the
+  local days D-1..D+1, their weeks and months, and ``user_all_time``.
+
+Each table's own SQL file computes the rows, over inputs narrowed to the scope: a table's rows
+for one value of its scope column depend only on the inputs of that value (a video's views, a
+user's views and preferences), so they are the rows a whole recompute gives (the randomized
+tests in tests/unit/warehouse/test_warehouse_late.py compare every table with one).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+import pyarrow as pa
+
+from warehouse import retention
+from warehouse.manifest import UNPARTITIONED
+from warehouse.plan import first_of_month, monday
+from warehouse.schema import TABLES
+from warehouse.streaks import streaks
+from warehouse.workspace import Workspace, sql
+
+ONE = timedelta(days=1)
+IN_USERS = "user_id IN (SELECT user_id FROM late_users)"
+USERS = "SELECT user_id FROM late_users"
+VIDEOS = "SELECT video_id FROM late_videos"
+# The columns of views that user_activity.sql and video_viewers.sql read (a missing one fails
+# loudly, as a binder error, never as a wrong figure).
+USER_VIEW_COLUMNS = "user_id, video_id, started_at, ended_at, tz, watch_time_s, completed, day"
+
+
+def patch_day(ws: Workspace, day: date, tag: str) -> None:
+    """Patch every table the changed views of ``day`` (tables of ``tag``) reach."""
+    removed, added = f"late_removed_{tag}", f"late_added_{tag}"
+    changed = f"SELECT * FROM {removed} UNION ALL SELECT * FROM {added}"
+    # plain tables, not temp ones: the two chains below read them on cursors of their own
+    ws.con.execute(
+        "CREATE OR REPLACE TABLE late_videos AS "
+        f"SELECT DISTINCT video_id FROM ({changed}) WHERE video_id IS NOT NULL"
+    )
+    ws.con.execute(
+        "CREATE OR REPLACE TABLE late_users AS "
+        f"SELECT DISTINCT user_id FROM ({changed}) WHERE user_id IS NOT NULL"
+    )
+    try:
+        keys = f"SELECT session_key FROM ({changed})"
+        ws.patch("views", day.isoformat(), f"SELECT * FROM {added}", keys)
+        # The users' views around the day, read once: the views partitions are in video order,
+        # so picking a user's rows scans the user_id column of each whole day
+        t0 = time.perf_counter()
+        first, last = (day - 2 * ONE).isoformat(), (day + 2 * ONE).isoformat()
+        span = [(day + k * ONE).isoformat() for k in range(-2, 3)]
+        ws.bind("views", ws.work.files("views", span), where=IN_USERS)
+        ws.con.execute(
+            f"CREATE OR REPLACE TABLE late_user_views AS SELECT {USER_VIEW_COLUMNS} FROM views "
+            f"WHERE day BETWEEN DATE '{first}' AND DATE '{last}'"
+        )
+        ws.timed("late_user_views", t0)
+        ws.parallel(lambda: _videos(ws, day, removed, added), lambda: _users(ws, day))
+    finally:
+        for table in ("late_videos", "late_users", "late_user_views"):
+            ws.con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _videos(ws: Workspace, day: date, removed: str, added: str) -> None:
+    con, key = ws.con, day.isoformat()
+    con.execute(f"SET VARIABLE day = DATE '{key}'")
+    # the videos' views of the day (each SQL file reads the columns it needs)
+    ws.bind("views", ws.work.files("views", [key]), where=f"video_id IN ({VIDEOS})")
+    ws.bind("catalog", ws.work.files("catalog"))
+    for name in ("video_daily", "chapter_daily"):
+        ws.patch(name, key, sql(name), VIDEOS)
+    # who viewed: per user, over the users' views of the day
+    con.execute("CREATE OR REPLACE TEMP VIEW views AS SELECT * FROM late_user_views")
+    ws.patch("video_viewers", key, sql("video_viewers"), USERS)
+    _retention(ws, day, removed, added)
+    _creators(ws, day, removed, added)
+
+
+def _creators(ws: Workspace, day: date, removed: str, added: str) -> None:
+    con, key = ws.con, day.isoformat()
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE late_creators AS SELECT DISTINCT creator_id FROM catalog "
+        f"WHERE creator_id IS NOT NULL AND video_id IN ({VIDEOS})"
+    )
+    owned = (
+        "video_id IN (SELECT video_id FROM catalog "
+        "WHERE creator_id IN (SELECT creator_id FROM late_creators))"
+    )
+    ws.bind("video_daily", ws.work.files("video_daily", [key]), where=owned)
+    ws.bind("creator_daily", ws.work.files("creator_daily", [key]), alias="previous")
+    after = f"SELECT user_id, video_id FROM late_user_views WHERE day = DATE '{key}'"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW viewers_after AS {after}")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW viewers_before AS "
+        f"({after} EXCEPT ALL SELECT user_id, video_id FROM {added}) "
+        f"UNION ALL SELECT user_id, video_id FROM {removed}"
+    )
+    creators = "SELECT creator_id FROM late_creators"
+    ws.patch("creator_daily", key, sql("creator_daily_late"), creators)
+
+
+def _retention(ws: Workspace, day: date, removed: str, added: str) -> None:
+    """The day's and the all-time curves of the videos, patched by the counts' difference."""
+    con, key = ws.con, day.isoformat()
+
+    def counts(table: str) -> pa.Table:
+        views = con.sql(
+            f"SELECT video_id, duration_s, played_intervals FROM {table} WHERE duration_s > 0"
+        ).to_arrow_table()
+        return retention.daily_counts(views)
+
+    con.register("late_gone", counts(removed))
+    con.register("late_come", counts(added))
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE scope AS {VIDEOS}")
+        con.execute("CREATE OR REPLACE TEMP VIEW removed AS SELECT * FROM late_gone")
+        con.execute("CREATE OR REPLACE TEMP VIEW added AS SELECT * FROM late_come")
+        for name, part in (("video_retention_daily", key), ("video_retention", UNPARTITIONED)):
+            ws.bind(name, ws.work.files(name, [part]), alias="previous")
+            body = sql("video_retention")
+            if part != UNPARTITIONED:
+                body = f"SELECT *, DATE '{key}' AS day FROM ({body})"
+            ws.patch(name, part, body, VIDEOS)
+    finally:
+        con.unregister("late_gone")
+        con.unregister("late_come")
+
+
+def _users(ws: Workspace, day: date) -> None:
+    con = ws.con
+    days = [day - ONE, day, day + ONE]
+    t0 = time.perf_counter()
+    ws.bind("user_prefs", ws.work.files("user_prefs"), where=IN_USERS)
+    con.execute("CREATE OR REPLACE TEMP TABLE late_prefs AS SELECT * FROM user_prefs")
+    con.execute("CREATE OR REPLACE TEMP VIEW user_prefs AS SELECT * FROM late_prefs")
+    con.execute("CREATE OR REPLACE TEMP VIEW views AS SELECT * FROM late_user_views")
+    con.execute(f"SET VARIABLE first_day = DATE '{days[0].isoformat()}'")
+    con.execute(f"SET VARIABLE last_day = DATE '{days[-1].isoformat()}'")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE late_ranged AS {sql('user_activity')}")
+    ws.timed("late_user_activity", t0)
+    for d in days:
+        rows = f"SELECT * FROM late_ranged WHERE day = DATE '{d.isoformat()}'"
+        ws.patch("user_activity", d.isoformat(), rows, USERS)
+    # The users' rows of every day, read once (each SQL file picks its days by its variables)
+    _gather(ws, "user_activity")
+    for d in days:
+        _patch_period(ws, "user_daily", d)
+    _gather(ws, "user_daily")
+    for w in sorted({monday(d) for d in days}):
+        _patch_period(ws, "user_weekly", w)
+    for m in sorted({first_of_month(d) for d in days}):
+        _patch_period(ws, "user_monthly", m)
+    ws.bind("catalog", ws.work.files("catalog"))
+    goal_days = con.sql("SELECT user_id, day FROM user_daily WHERE goal_met").pl()
+    con.register("streaks", streaks(goal_days).to_arrow())
+    try:
+        ws.patch("user_all_time", UNPARTITIONED, sql("user_all_time"), USERS)
+    finally:
+        con.unregister("streaks")
+
+
+def _gather(ws: Workspace, name: str) -> None:
+    """Bind ``name`` to the users' rows of all its partitions, read into memory once."""
+    t0 = time.perf_counter()
+    ws.bind(name, ws.work.files(name), alias=f"late_all_{name}", where=IN_USERS)
+    ws.con.execute(f"CREATE OR REPLACE TEMP TABLE late_{name} AS SELECT * FROM late_all_{name}")
+    ws.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM late_{name}")
+    ws.timed(f"late_gather_{name}", t0)
+
+
+def _patch_period(ws: Workspace, name: str, key: date) -> None:
+    ws.con.execute(f"SET VARIABLE {TABLES[name].partition} = DATE '{key.isoformat()}'")
+    ws.patch(name, key.isoformat(), sql(name), USERS)
