@@ -165,10 +165,11 @@ def warehouse_step(mode: str, path: str, threads: int) -> dict[str, object]:
             day=day, late_events=len(evs), late_sessions=len(sessions),
             write_s=time.perf_counter() - t0,
         )  # fmt: skip
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rep = rollups.run(store, full=mode == "rollup")
     out.update(
         seconds=time.perf_counter() - t0,
+        cpu_seconds=time.process_time() - c0,
         steps={k: round(v, 3) for k, v in rep.seconds.items()},
         rewritten=rep.rewritten,
     )

@@ -77,19 +77,50 @@ def patch_day(ws: Workspace, day: date, tag: str) -> None:
 def _videos(ws: Workspace, day: date, removed: str, added: str) -> None:
     con, key = ws.con, day.isoformat()
     con.execute(f"SET VARIABLE day = DATE '{key}'")
-    # the videos' views of the day (each SQL file reads the columns it needs)
-    ws.bind("views", ws.work.files("views", [key]), where=f"video_id IN ({VIDEOS})")
     ws.bind("catalog", ws.work.files("catalog"))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE scope AS {VIDEOS}")
+    after = f"SELECT user_id, video_id FROM late_user_views WHERE day = DATE '{key}'"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW viewers_after AS {after}")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW viewers_before AS "
+        f"({after} EXCEPT ALL SELECT user_id, video_id FROM {added}) "
+        f"UNION ALL SELECT user_id, video_id FROM {removed}"
+    )
+    # video_daily and chapter_daily by difference: their own SQL over the changed views
     for name in ("video_daily", "chapter_daily"):
-        ws.patch(name, key, sql(name), VIDEOS)
+        for part, rows in (("come", added), ("gone", removed)):
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW views AS SELECT *, DATE '{key}' AS day FROM {rows}"
+            )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE late_{part}_{name} AS {sql(name)}")
+    _bind_difference(ws, "video_daily", key)
+    ws.bind("views", ws.work.files("views", [key]), where=f"video_id IN ({VIDEOS})")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW startups AS SELECT video_id, startup_time_s FROM views"
+    )
+    ws.patch("video_daily", key, sql("video_daily_late"), VIDEOS)
+    _bind_difference(ws, "chapter_daily", key)
+    ws.bind("video_daily", ws.work.files("video_daily", [key]), alias="viewed_daily")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW viewed AS SELECT video_id FROM viewed_daily "
+        f"WHERE views > 0 AND video_id IN ({VIDEOS})"
+    )
+    ws.patch("chapter_daily", key, sql("chapter_daily_late"), VIDEOS)
     # who viewed: per user, over the users' views of the day
     con.execute("CREATE OR REPLACE TEMP VIEW views AS SELECT * FROM late_user_views")
     ws.patch("video_viewers", key, sql("video_viewers"), USERS)
     _retention(ws, day, removed, added)
-    _creators(ws, day, removed, added)
+    _creators(ws, day)
 
 
-def _creators(ws: Workspace, day: date, removed: str, added: str) -> None:
+def _bind_difference(ws: Workspace, name: str, key: str) -> None:
+    """Bind ``previous``, ``come`` and ``gone`` for ``<name>_late.sql``."""
+    ws.bind(name, ws.work.files(name, [key]), alias="previous")
+    for part in ("come", "gone"):
+        ws.con.execute(f"CREATE OR REPLACE TEMP VIEW {part} AS SELECT * FROM late_{part}_{name}")
+
+
+def _creators(ws: Workspace, day: date) -> None:
     con, key = ws.con, day.isoformat()
     con.execute(
         "CREATE OR REPLACE TEMP TABLE late_creators AS SELECT DISTINCT creator_id FROM catalog "
@@ -101,13 +132,6 @@ def _creators(ws: Workspace, day: date, removed: str, added: str) -> None:
     )
     ws.bind("video_daily", ws.work.files("video_daily", [key]), where=owned)
     ws.bind("creator_daily", ws.work.files("creator_daily", [key]), alias="previous")
-    after = f"SELECT user_id, video_id FROM late_user_views WHERE day = DATE '{key}'"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW viewers_after AS {after}")
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW viewers_before AS "
-        f"({after} EXCEPT ALL SELECT user_id, video_id FROM {added}) "
-        f"UNION ALL SELECT user_id, video_id FROM {removed}"
-    )
     creators = "SELECT creator_id FROM late_creators"
     ws.patch("creator_daily", key, sql("creator_daily_late"), creators)
 

@@ -24,8 +24,11 @@ def _base(rng: random.Random) -> tuple[Batch, list[tuple[str, str, str]]]:
     """Views on three days (some near midnight), plus sessions whose start event is missing
     (returned: user, session, day), so a late start can turn them into views."""
     b = Batch()
+    chapters = [{"title": "a", "start_s": 0, "end_s": 60}, {"title": "b", "start_s": 60,
+                "end_s": 300}]  # fmt: skip
     b.catalog += [video(f"v{i}", duration=300.0 + 60 * i, creator_id=f"c{i % 2}",
-                        channel=f"ch{i % 3}") for i in range(5)]  # fmt: skip
+                        channel=f"ch{i % 3}", chapters=chapters if i % 2 == 0 else [])
+                  for i in range(5)]  # fmt: skip
     b.events.append(prefs("u3", at("2024-02-28 00:00"), tz="America/New_York"))
     b.events.append(prefs("u5", at("2024-03-02 12:00"), daily_goal_minutes=1))
     startless = []
