@@ -56,7 +56,11 @@ def patch_day(ws: Workspace, day: date, tag: str) -> None:
     )
     try:
         keys = f"SELECT session_key FROM ({changed})"
-        ws.patch("views", day.isoformat(), f"SELECT * FROM {added}", keys)
+        # with no stored view changed (late sessions, late starts) the patch only adds views,
+        # and readers of the day's views skip matching them against it
+        row = ws.con.execute(f"SELECT count(*) FROM {removed}").fetchone()
+        adds = row is not None and row[0] == 0
+        ws.patch("views", day.isoformat(), f"SELECT * FROM {added}", keys, adds=adds)
         # The users' views around the day, read once: the views partitions are in video order,
         # so picking a user's rows scans the user_id column of each whole day
         t0 = time.perf_counter()

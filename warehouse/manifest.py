@@ -50,6 +50,9 @@ class DataFile:
     # A patch (``warehouse.patches``): its rows replace, in its partition, every row of the
     # other files whose value of this column it lists. None: a plain file of rows.
     scope: str | None = None
+    # A patch none of whose scope values the plain files hold: it only adds rows, and readers
+    # may skip matching it against them.
+    adds: bool = False
 
 
 @dataclass(slots=True)
@@ -161,8 +164,12 @@ class Manifest:
 
 
 def _file_json(f: DataFile) -> list[Any]:
-    return [f.path, f.rows] if f.scope is None else [f.path, f.rows, f.scope]
+    if f.scope is None:
+        return [f.path, f.rows]
+    return [f.path, f.rows, f.scope, f.adds]
 
 
 def _file_from_json(doc: list[Any]) -> DataFile:
-    return DataFile(str(doc[0]), int(doc[1]), str(doc[2]) if len(doc) > 2 else None)
+    if len(doc) < 3:
+        return DataFile(str(doc[0]), int(doc[1]))
+    return DataFile(str(doc[0]), int(doc[1]), str(doc[2]), bool(doc[3]) if len(doc) > 3 else False)

@@ -52,18 +52,33 @@ def split(files: Sequence[DataFile]) -> tuple[list[DataFile], list[DataFile]]:
     return plain, [f for f in files if f.scope is not None]
 
 
-def merged_sql(plain_sql: str, patch_sql: str, scope: str, partition: str | None) -> str:
+def merged_sql(
+    plain_sql: str,
+    patch_sql: str,
+    scope: str,
+    partition: str | None,
+    where: str = "",
+    adds: bool = False,
+) -> str:
     """The rows of ``plain_sql`` not superseded by the patch rows of ``patch_sql`` (matched on
     the scope column and, for a partitioned table, the partition column), plus the patches'
-    live rows. Both inputs must carry the partition column when there is one."""
+    live rows; only those meeting ``where``, if given (applied before the patch, so only the
+    rows it keeps are matched against it; never to tombstones, which carry no other column).
+    Both inputs must carry the partition column when there is one. ``adds``: the patches only
+    add rows (``DataFile.adds``), so the plain rows are taken without matching."""
     on = [scope] + ([partition] if partition else [])
     cols = ", ".join(f'"{c}"' for c in on)
     cond = " AND ".join(f'b."{c}" = p."{c}"' for c in on)
+    kept = f" AND ({where})" if where else ""
+    plain = f"SELECT * FROM ({plain_sql}) WHERE {where}" if where else plain_sql
+    live = f'SELECT * EXCLUDE ("{LIVE}") FROM ({patch_sql}) WHERE "{LIVE}"{kept}'
+    if adds:
+        return f"{plain} UNION ALL BY NAME {live}"
     return (
         f"WITH patch AS ({patch_sql}) "
-        f"SELECT b.* FROM ({plain_sql}) b "
+        f"SELECT b.* FROM ({plain}) b "
         f"ANTI JOIN (SELECT DISTINCT {cols} FROM patch) p ON {cond} "
-        f'UNION ALL BY NAME SELECT * EXCLUDE ("{LIVE}") FROM patch WHERE "{LIVE}"'
+        f'UNION ALL BY NAME SELECT * EXCLUDE ("{LIVE}") FROM patch WHERE "{LIVE}"{kept}'
     )
 
 

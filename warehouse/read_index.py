@@ -132,7 +132,7 @@ def _merged_frame(merged: Merged, columns: list[str] | None) -> pl.DataFrame:
         if merged.plain
         else f'SELECT * EXCLUDE ("{patches.LIVE}") FROM ({patch}) WHERE false'
     )
-    rel = patches.merged_sql(plain, patch, merged.scope, None)
+    rel = patches.merged_sql(plain, patch, merged.scope, None, adds=merged.adds)
     cols = ", ".join(f'"{c}"' for c in columns) if columns is not None else "*"
     con = duckdb.connect(config={"threads": 1})
     try:
@@ -170,6 +170,7 @@ class Merged:
     plain: tuple[str, ...]  # absolute paths
     patch: str
     scope: str
+    adds: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +191,8 @@ def _partition(root: str, table: str, files: list[DataFile]) -> list[Wanted]:
         return [Wanted(table, f.path, f.rows) for f in files]
     (patch,) = patched  # a partition holds at most one patch
     assert patch.scope is not None
-    merged = Merged(tuple(f"{root}/{f.path}" for f in plain), f"{root}/{patch.path}", patch.scope)
+    paths = tuple(f"{root}/{f.path}" for f in plain)
+    merged = Merged(paths, f"{root}/{patch.path}", patch.scope, patch.adds)
     return [Wanted(table, patch.path + MERGED, sum(f.rows for f in files), merged)]
 
 

@@ -242,14 +242,15 @@ class Store:
         compression_level: int | None = None,
         extra: Sequence[tuple[str, str]] = (),
         scope: str | None = None,
+        adds: bool = False,
     ) -> DataFile | None:
         """Write ``select_sql``'s rows as one new file of ``table``[``key``] (not yet committed).
 
         Columns are cast to the table's schema and rows sorted by ``order_by`` (default: the
         table's sort key, so files of one table agree; empty: unsorted), zstd at
         ``compression_level`` (default: DuckDB's). ``extra`` (name, type) columns follow the
-        schema's, and ``scope`` marks the file as a patch (``warehouse.patches``). Returns
-        ``None`` (and leaves nothing behind) when there are no rows.
+        schema's; ``scope`` and ``adds`` mark the file as a patch (``warehouse.patches``).
+        Returns ``None`` (and leaves nothing behind) when there are no rows.
         """
         rel = self.new_file(table, key)
         path = self.root / rel
@@ -275,7 +276,7 @@ class Store:
         fsync_dir(path.parent)
         if made_dir:
             fsync_dir(path.parent.parent)
-        return DataFile(rel, rows, scope)
+        return DataFile(rel, rows, scope, adds)
 
     def _ensure_schema_files(self) -> None:
         missing = [t for t in TABLES.values() if not (self.root / self.schema_file(t)).exists()]

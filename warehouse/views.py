@@ -46,13 +46,17 @@ _PRESENTED = {
 
 
 def relation_sql(
-    store: Store, table: Table, files: Sequence[DataFile], presented: bool = False
+    store: Store,
+    table: Table,
+    files: Sequence[DataFile],
+    presented: bool = False,
+    where: str = "",
 ) -> str:
     """A SELECT over ``files`` of ``table`` with the partition column, even when there are none;
-    patches among them applied (``warehouse.patches``).
+    patches among them applied (``warehouse.patches``); only the rows meeting ``where``.
 
     ``presented`` gives the analysts' shape of the table (see ``_PRESENTED``) instead of its
-    stored rows.
+    stored rows (``where`` then applies to the stored rows).
     """
     plain, patched = patches.split(files)
     stored = _files_sql(store, table, plain)
@@ -62,7 +66,11 @@ def relation_sql(
             _files_sql(store, table, patched),
             patches.SCOPES[table.name],
             table.partition,
+            where,
+            adds=all(f.adds for f in patched),
         )
+    elif where:
+        stored = f"SELECT * FROM ({stored}) WHERE {where}"
     if presented and table.name in _PRESENTED:
         return _PRESENTED[table.name].format(stored=stored)
     return stored

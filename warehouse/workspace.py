@@ -134,9 +134,7 @@ class Workspace:
     def bind(
         self, name: str, files: list[DataFile], alias: str | None = None, where: str = ""
     ) -> None:
-        rel = relation_sql(self.store, TABLES[name], files)
-        if where:
-            rel = f"SELECT * FROM ({rel}) WHERE {where}"
+        rel = relation_sql(self.store, TABLES[name], files, where=where)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {alias or name} AS {rel}")
 
     def bind_inputs(
@@ -219,17 +217,18 @@ class Workspace:
             compression_level=ZSTD_LEVEL,
         )
 
-    def patch(self, name: str, key: str, rows_sql: str, scope_sql: str) -> None:
+    def patch(self, name: str, key: str, rows_sql: str, scope_sql: str, adds: bool = False) -> None:
         """Stage partition ``key`` of ``name`` with ``rows_sql``'s rows in place of the rows of
         the scope values ``scope_sql`` lists (``warehouse.patches``): as a patch, or, once the
-        patch would pass ``FOLD_FRACTION`` of the partition, as one plain file."""
+        patch would pass ``FOLD_FRACTION`` of the partition, as one plain file. ``adds``: the
+        caller knows no scope value is in the partition yet (``DataFile.adds``)."""
         t0 = time.perf_counter()
         try:
-            self._patch(name, key, rows_sql, scope_sql)
+            self._patch(name, key, rows_sql, scope_sql, adds)
         finally:
             self.timed(f"patch_{name}", t0)
 
-    def _patch(self, name: str, key: str, rows_sql: str, scope_sql: str) -> None:
+    def _patch(self, name: str, key: str, rows_sql: str, scope_sql: str, adds: bool) -> None:
         table = TABLES[name]
         scope = patches.SCOPES[name]
         plain, old = patches.split(self.work.partition(name, key))
@@ -246,6 +245,7 @@ class Workspace:
             compression_level=ZSTD_LEVEL,
             extra=[(patches.LIVE, "BOOLEAN")],
             scope=scope,
+            adds=adds and all(p.adds for p in old),
         )
         if f is None:  # nothing to supersede and nothing new
             return
