@@ -1,22 +1,27 @@
 """Turning a request body into Kafka records: parse, validate per item, dedupe, serialise.
 
 Pure: no framework, no broker. The routes call these and hand the records to a Publisher.
+Items are validated to plain dicts (``ingest_api.fields_only``): the contract's rules
+without building its models, which only the workers need.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, get_args
 
 import orjson
 from pydantic import TypeAdapter, ValidationError
-from pydantic_core import from_json
+from pydantic_core import SchemaValidator, from_json
 
 from ingest_api.contract import (
     CATALOG_VIDEO,
     EVENT,
     MAX_EVENT_BYTES,
     MAX_EVENTS_PER_BATCH,
+    AnyAction,
+    AnyPlayback,
     CatalogVideo,
     Event,
     ValidationContext,
@@ -25,9 +30,13 @@ from ingest_api.contract import (
     wire_dict,
 )
 from ingest_api.errors import RequestRejected
+from ingest_api.fields_only import fields_only
 
-EVENTS: TypeAdapter[list[Any]] = TypeAdapter(list[Event])
-CATALOG_VIDEOS: TypeAdapter[list[Any]] = TypeAdapter(list[CatalogVideo])
+_EVENT_MODELS = (*get_args(AnyPlayback), *get_args(AnyAction))
+EVENT_FIELDS = fields_only(EVENT, _EVENT_MODELS)
+EVENTS_FIELDS = fields_only(TypeAdapter(list[Event]), _EVENT_MODELS)
+CATALOG_VIDEO_FIELDS = fields_only(CATALOG_VIDEO, (CatalogVideo,))
+CATALOG_VIDEOS_FIELDS = fields_only(TypeAdapter(list[CatalogVideo]), (CatalogVideo,))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +91,8 @@ def parse_body(body: bytes, list_field: str) -> list[Any]:
 
 def _validate_items(
     items: list[Any],
-    adapter: TypeAdapter[Any],
-    many: TypeAdapter[list[Any]],
+    one: SchemaValidator,
+    many: SchemaValidator,
     id_field: str,
     key_field: str,
     ctx: ValidationContext | None,
@@ -93,42 +102,59 @@ def _validate_items(
         # The common case, a clean batch, validates in one pass through pydantic-core.
         results: list[Any] = many.validate_python(items)
     except ValidationError:
-        results = [_one(adapter, item) for item in items]
+        results = [_one(one, item) for item in items]
     batch = Batch()
     records = batch.records
     devices = batch.devices
     seen: set[str] = set()
     if ctx is not None:  # the accepted ts range, computed once per request
         lo, hi = ctx.now - ctx.max_age, ctx.now + ctx.max_ahead
+        # Comparing aware datetimes costs ~0.7 µs an event here: each comparison calls
+        # pydantic's TzInfo.utcoffset from Python. The common ts, a UTC
+        # "YYYY-MM-DDTHH:MM:SS[.fff]Z" string, is inside the range if its first 19 characters
+        # (its second) sort strictly between those of the bounds, which costs ~0.15 µs.
+        # A valid ts with a "T" at [10], a "Z" at the end and more than 19 characters has that
+        # form (without seconds it would be 17 long). ``after`` sorts after every such string
+        # of lo's second, ``before`` before every one of hi's. Anything else (an offset, a
+        # bound's own second, unix seconds) is compared as datetimes.
+        after = _utc_second(lo) + "~"
+        before = _utc_second(hi)
     dumps = orjson.dumps
-    # The hottest loop of the API: one pass, attribute reads only, no calls it can avoid.
-    for index, model in enumerate(results):
+    # The hottest loop of the API: one pass, dict reads only, no calls it can avoid.
+    for index, fields in enumerate(results):
         item = items[index]
-        if model.__class__ is ValidationError:
+        if fields.__class__ is ValidationError:
             batch.rejected.append(
-                Rejected(index, _item_id(item, id_field), "; ".join(error_messages(model)))
+                Rejected(index, _item_id(item, id_field), "; ".join(error_messages(fields)))
             )
             continue
-        if ctx is not None and not lo <= model.ts <= hi:
-            batch.rejected.append(
-                Rejected(index, _item_id(item, id_field), clock_error(model, ctx) or "")
-            )
-            continue
-        item_id = getattr(model, id_field)
+        if ctx is not None:
+            ts = item["ts"]
+            utc = ts.__class__ is str and len(ts) > 19 and ts[10] == "T" and ts[-1] == "Z"
+            if not (utc and after < ts < before) and not lo <= fields["ts"] <= hi:
+                error = clock_error(fields["ts"], ctx) or ""
+                batch.rejected.append(Rejected(index, _item_id(item, id_field), error))
+                continue
+        item_id = fields[id_field]
         if item_id in seen:
             batch.duplicates += 1
             continue
         seen.add(item_id)
-        if model.__pydantic_extra__:
-            item = wire_dict(item, model)
+        if len(fields) < len(item):  # fields holds only the contract's fields: unknown ones
+            item = wire_dict(item, fields)
         value = dumps(item)
         if len(value) > MAX_EVENT_BYTES:
             error = f"event: {len(value)} bytes exceeds the {MAX_EVENT_BYTES} byte limit"
             batch.rejected.append(Rejected(index, item_id, error))
             continue
-        records.append((getattr(model, key_field).encode(), value))
-        devices.append(getattr(model, device_field) if device_field is not None else "")
+        records.append((fields[key_field].encode(), value))
+        devices.append(fields[device_field] if device_field is not None else "")
     return batch
+
+
+def _utc_second(moment: datetime) -> str:
+    """``moment`` in UTC as ``YYYY-MM-DDTHH:MM:SS``."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
 
 
 def _item_id(item: Any, id_field: str) -> str | None:
@@ -137,9 +163,9 @@ def _item_id(item: Any, id_field: str) -> str | None:
     return item_id if isinstance(item_id, str) else None
 
 
-def _one(adapter: TypeAdapter[Any], item: Any) -> Any:
+def _one(validator: SchemaValidator, item: Any) -> Any:
     try:
-        return adapter.validate_python(item)
+        return validator.validate_python(item)
     except ValidationError as exc:
         return exc
 
@@ -147,10 +173,14 @@ def _one(adapter: TypeAdapter[Any], item: Any) -> Any:
 def events_batch(body: bytes, ctx: ValidationContext) -> Batch:
     """Validate a ``POST /v1/events`` body; records are keyed by user_id."""
     items = parse_body(body, "events")
-    return _validate_items(items, EVENT, EVENTS, "event_id", "user_id", ctx, "device_id")
+    return _validate_items(
+        items, EVENT_FIELDS, EVENTS_FIELDS, "event_id", "user_id", ctx, "device_id"
+    )
 
 
 def catalog_batch(body: bytes) -> Batch:
     """Validate a ``POST /v1/catalog/videos`` body; records are keyed by video_id."""
     items = parse_body(body, "videos")
-    return _validate_items(items, CATALOG_VIDEO, CATALOG_VIDEOS, "video_id", "video_id", None, None)
+    return _validate_items(
+        items, CATALOG_VIDEO_FIELDS, CATALOG_VIDEOS_FIELDS, "video_id", "video_id", None, None
+    )

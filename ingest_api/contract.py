@@ -14,14 +14,19 @@ Shapes:
 The one rule that needs the server's clock (``ts`` too far ahead or too old) is
 ``clock_error``, which the ingest API applies after validation; a worker re-reading the log
 later must accept what was accepted then.
+
+The rules that span several fields of one object (``CROSS_FIELD_RULES``) are functions of its
+validated fields, so the models apply them to their ``__dict__`` and the ingest API, which
+validates to plain dicts (``ingest_api.fields_only``), applies the same functions to those.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -233,9 +238,8 @@ class _EventBase(BaseModel):
         return {**(self.extra or {}), **(self.model_extra or {})}
 
 
-def clock_error(event: _EventBase, ctx: ValidationContext) -> str | None:
-    """Why ``event.ts`` is unacceptable at ingest time, or None (SPEC §3, ``ts`` rule)."""
-    ts = event.ts
+def clock_error(ts: datetime, ctx: ValidationContext) -> str | None:
+    """Why an event's ``ts`` is unacceptable at ingest time, or None (SPEC §3, ``ts`` rule)."""
     if ts - ctx.now > ctx.max_ahead:
         return f"ts: more than {_human(ctx.max_ahead)} ahead of server time {ctx.now.isoformat()}"
     if ctx.now - ts > ctx.max_age:
@@ -246,19 +250,33 @@ def clock_error(event: _EventBase, ctx: ValidationContext) -> str | None:
     return None
 
 
-def wire_dict(raw: dict[str, Any], event: _EventBase) -> dict[str, Any]:
-    """The record to publish for a validated ``raw`` event: as sent, unknowns under ``extra``."""
-    new = event.model_extra
+def wire_dict(raw: dict[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The record to publish for a valid ``raw`` event: as sent, with every field that is not
+    one of the contract's ``fields`` (a model's ``__dict__``, or the fields-only validation's
+    dict) moved under ``extra``, after the ``extra`` it already had."""
+    new = {k: v for k, v in raw.items() if k not in fields}
     if not new:
         return raw
-    out = {k: v for k, v in raw.items() if k not in new}
-    out["extra"] = {**(event.extra or {}), **new}
+    out = {k: v for k, v in raw.items() if k in fields}
+    out["extra"] = {**(fields.get("extra") or {}), **new}
     return out
 
 
 def _human(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
     return f"{hours / 24:g} days" if hours >= 48 else f"{hours:g} h"
+
+
+_Fields = TypeVar("_Fields", bound=Mapping[str, Any])
+
+
+def _position_within_duration(fields: _Fields) -> _Fields:
+    # Players overshoot the end by a little; far beyond it is a broken client.
+    d = fields.get("duration_s")
+    position = fields["position_s"]
+    if d is not None and position > d * 1.1 + 10.0:
+        raise ValueError(f"position_s: {position:g} is far beyond duration_s {d:g}")
+    return fields
 
 
 class _PlaybackBase(_EventBase):
@@ -271,13 +289,8 @@ class _PlaybackBase(_EventBase):
     video: VideoInfo | None = None
 
     @model_validator(mode="after")
-    def _position_within_duration(self) -> _PlaybackBase:
-        # Players overshoot the end by a little; far beyond it is a broken client.
-        d = self.duration_s
-        if d is not None and self.position_s > d * 1.1 + 10.0:
-            raise ValueError(
-                f"position_s: {self.position_s:g} is far beyond duration_s {d:g}",
-            )
+    def _cross_field_rules(self) -> _PlaybackBase:
+        _position_within_duration(self.__dict__)
         return self
 
 
@@ -369,6 +382,12 @@ class TagEvent(_ActionBase):
     remove: bool = False
 
 
+def _move_has_position(fields: _Fields) -> _Fields:
+    if fields["type"] == EventType.QUEUE_MOVE and fields.get("position") is None:
+        raise ValueError("queue_move needs position")
+    return fields
+
+
 class QueueEvent(_ActionBase):
     type: Literal[EventType.QUEUE_ADD, EventType.QUEUE_REMOVE, EventType.QUEUE_MOVE]
     video_id: Id
@@ -377,9 +396,8 @@ class QueueEvent(_ActionBase):
     priority: Annotated[int, Field(ge=1, le=10)] | None = None
 
     @model_validator(mode="after")
-    def _move_has_position(self) -> QueueEvent:
-        if self.type is EventType.QUEUE_MOVE and self.position is None:
-            raise ValueError("queue_move needs position")
+    def _cross_field_rules(self) -> QueueEvent:
+        _move_has_position(self.__dict__)
         return self
 
 
@@ -451,6 +469,14 @@ class Chapter(BaseModel):
         return self
 
 
+def _chapters_inside(fields: _Fields) -> _Fields:
+    duration = fields["duration_s"]
+    for i, chapter in enumerate(fields.get("chapters", ())):
+        if chapter.end_s > duration + 1.0:
+            raise ValueError(f"chapters[{i}].end_s is beyond duration_s")
+    return fields
+
+
 class CatalogVideo(VideoInfo):
     """A catalog upsert: the fields of ``video`` plus duration and chapters (SPEC §3)."""
 
@@ -460,14 +486,22 @@ class CatalogVideo(VideoInfo):
     required: bool | None = None  # counts toward course completion (default: yes)
 
     @model_validator(mode="after")
-    def _chapters_inside(self) -> CatalogVideo:
-        for i, ch in enumerate(self.chapters):
-            if ch.end_s > self.duration_s + 1.0:
-                raise ValueError(f"chapters[{i}].end_s is beyond duration_s")
+    def _cross_field_rules(self) -> CatalogVideo:
+        _chapters_inside(self.__dict__)
         return self
 
 
 CATALOG_VIDEO: TypeAdapter[CatalogVideo] = TypeAdapter(CatalogVideo)
+
+# Each model's rule spanning several of its fields (its one model validator applies it to the
+# model's ``__dict__``): a function of the validated fields, which raises ValueError("<field
+# path>: <reason>") and returns the fields. Optional fields are read with ``.get``: a
+# fields-only dict holds only the fields the client sent.
+CROSS_FIELD_RULES: dict[type[BaseModel], Callable[[dict[str, Any]], dict[str, Any]]] = {
+    _PlaybackBase: _position_within_duration,
+    QueueEvent: _move_has_position,
+    CatalogVideo: _chapters_inside,
+}
 
 
 class MilestoneKind(StrEnum):
