@@ -20,6 +20,7 @@ tests in tests/unit/warehouse/test_warehouse_late.py compare every table with on
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import date, timedelta
 
@@ -61,35 +62,42 @@ def patch_day(ws: Workspace, day: date, tag: str) -> None:
         row = ws.con.execute(f"SELECT count(*) FROM {removed}").fetchone()
         adds = row is not None and row[0] == 0
         ws.patch("views", day.isoformat(), f"SELECT * FROM {added}", keys, adds=adds)
-        # The users' views around the day, read once: the views partitions are in video order,
-        # so picking a user's rows scans the user_id column of each whole day
-        t0 = time.perf_counter()
-        first, last = (day - 2 * ONE).isoformat(), (day + 2 * ONE).isoformat()
-        span = [(day + k * ONE).isoformat() for k in range(-2, 3)]
-        ws.bind("views", ws.work.files("views", span), where=IN_USERS)
-        ws.con.execute(
-            f"CREATE OR REPLACE TABLE late_user_views AS SELECT {USER_VIEW_COLUMNS} FROM views "
-            f"WHERE day BETWEEN DATE '{first}' AND DATE '{last}'"
-        )
-        ws.timed("late_user_views", t0)
-        ws.parallel(lambda: _videos(ws, day, removed, added), lambda: _users(ws, day))
+        ready = threading.Event()  # late_user_views is there (or failed)
+
+        def users() -> None:
+            try:
+                _user_views(ws, day)
+            finally:
+                ready.set()
+            _users(ws, day)
+
+        ws.parallel(users, lambda: _videos(ws, day, removed, added, ready))
     finally:
         for table in ("late_videos", "late_users", "late_user_views"):
             ws.con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _videos(ws: Workspace, day: date, removed: str, added: str) -> None:
+def _user_views(ws: Workspace, day: date) -> None:
+    """The users' views around the day, read once: the views partitions are in video order,
+    so picking a user's rows scans the user_id column of each whole day."""
+    t0 = time.perf_counter()
+    first, last = (day - 2 * ONE).isoformat(), (day + 2 * ONE).isoformat()
+    span = [(day + k * ONE).isoformat() for k in range(-2, 3)]
+    ws.bind("views", ws.work.files("views", span), alias="late_views_around", where=IN_USERS)
+    ws.con.execute(
+        f"CREATE OR REPLACE TABLE late_user_views AS SELECT {USER_VIEW_COLUMNS} "
+        f"FROM late_views_around WHERE day BETWEEN DATE '{first}' AND DATE '{last}'"
+    )
+    ws.timed("late_user_views", t0)
+
+
+def _videos(
+    ws: Workspace, day: date, removed: str, added: str, user_views: threading.Event
+) -> None:
     con, key = ws.con, day.isoformat()
     con.execute(f"SET VARIABLE day = DATE '{key}'")
     ws.bind("catalog", ws.work.files("catalog"))
     con.execute(f"CREATE OR REPLACE TEMP TABLE scope AS {VIDEOS}")
-    after = f"SELECT user_id, video_id FROM late_user_views WHERE day = DATE '{key}'"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW viewers_after AS {after}")
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW viewers_before AS "
-        f"({after} EXCEPT ALL SELECT user_id, video_id FROM {added}) "
-        f"UNION ALL SELECT user_id, video_id FROM {removed}"
-    )
     # video_daily and chapter_daily by difference: their own SQL over the changed views
     for name in ("video_daily", "chapter_daily"):
         for part, rows in (("come", added), ("gone", removed)):
@@ -97,11 +105,21 @@ def _videos(ws: Workspace, day: date, removed: str, added: str) -> None:
                 f"CREATE OR REPLACE TEMP VIEW views AS SELECT *, DATE '{key}' AS day FROM {rows}"
             )
             con.execute(f"CREATE OR REPLACE TEMP TABLE late_{part}_{name} AS {sql(name)}")
-    _bind_difference(ws, "video_daily", key)
+    _retention(ws, day, removed, added)
     ws.bind("views", ws.work.files("views", [key]), where=f"video_id IN ({VIDEOS})")
     con.execute(
-        "CREATE OR REPLACE TEMP VIEW startups AS SELECT video_id, startup_time_s FROM views"
+        "CREATE OR REPLACE TEMP TABLE startups AS SELECT video_id, startup_time_s FROM views"
     )
+    # the rest needs the late users' views (read by the other chain meanwhile)
+    user_views.wait()
+    after = f"SELECT user_id, video_id FROM late_user_views WHERE day = DATE '{key}'"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW viewers_after AS {after}")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW viewers_before AS "
+        f"({after} EXCEPT ALL SELECT user_id, video_id FROM {added}) "
+        f"UNION ALL SELECT user_id, video_id FROM {removed}"
+    )
+    _bind_difference(ws, "video_daily", key)
     ws.patch("video_daily", key, sql("video_daily_late"), VIDEOS)
     _bind_difference(ws, "chapter_daily", key)
     ws.bind("video_daily", ws.work.files("video_daily", [key]), alias="viewed_daily")
@@ -113,7 +131,6 @@ def _videos(ws: Workspace, day: date, removed: str, added: str) -> None:
     # who viewed: per user, over the users' views of the day
     con.execute("CREATE OR REPLACE TEMP VIEW views AS SELECT * FROM late_user_views")
     ws.patch("video_viewers", key, sql("video_viewers"), USERS)
-    _retention(ws, day, removed, added)
     _creators(ws, day)
 
 
@@ -170,23 +187,31 @@ def _retention(ws: Workspace, day: date, removed: str, added: str) -> None:
 def _users(ws: Workspace, day: date) -> None:
     con = ws.con
     days = [day - ONE, day, day + ONE]
+    keys = [d.isoformat() for d in days]
     t0 = time.perf_counter()
     ws.bind("user_prefs", ws.work.files("user_prefs"), where=IN_USERS)
     con.execute("CREATE OR REPLACE TEMP TABLE late_prefs AS SELECT * FROM user_prefs")
     con.execute("CREATE OR REPLACE TEMP VIEW user_prefs AS SELECT * FROM late_prefs")
     con.execute("CREATE OR REPLACE TEMP VIEW views AS SELECT * FROM late_user_views")
-    con.execute(f"SET VARIABLE first_day = DATE '{days[0].isoformat()}'")
-    con.execute(f"SET VARIABLE last_day = DATE '{days[-1].isoformat()}'")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE late_ranged AS {sql('user_activity')}")
+    con.execute(f"SET VARIABLE first_day = DATE '{keys[0]}'")
+    con.execute(f"SET VARIABLE last_day = DATE '{keys[-1]}'")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE late_fresh_activity AS {sql('user_activity')}")
     ws.timed("late_user_activity", t0)
+    for k in keys:
+        rows = f"SELECT * FROM late_fresh_activity WHERE day = DATE '{k}'"
+        ws.patch("user_activity", k, rows, USERS)
+    # All the users' rows, read once for the tables below (each SQL file picks its days by its
+    # variables): those of the three days were just computed, only the others are read.
+    _gather(ws, "user_activity", keys)
     for d in days:
-        rows = f"SELECT * FROM late_ranged WHERE day = DATE '{d.isoformat()}'"
-        ws.patch("user_activity", d.isoformat(), rows, USERS)
-    # The users' rows of every day, read once (each SQL file picks its days by its variables)
-    _gather(ws, "user_activity")
-    for d in days:
-        _patch_period(ws, "user_daily", d)
-    _gather(ws, "user_daily")
+        con.execute(f"SET VARIABLE day = DATE '{d.isoformat()}'")
+        made = "INSERT INTO" if d != days[0] else "CREATE OR REPLACE TEMP TABLE"
+        into = "" if d != days[0] else " AS"
+        con.execute(f"{made} late_fresh_daily{into} {sql('user_daily')}")
+    for k in keys:
+        rows = f"SELECT * FROM late_fresh_daily WHERE day = DATE '{k}'"
+        ws.patch("user_daily", k, rows, USERS)
+    _gather(ws, "user_daily", keys)
     for w in sorted({monday(d) for d in days}):
         _patch_period(ws, "user_weekly", w)
     for m in sorted({first_of_month(d) for d in days}):
@@ -200,11 +225,18 @@ def _users(ws: Workspace, day: date) -> None:
         con.unregister("streaks")
 
 
-def _gather(ws: Workspace, name: str) -> None:
-    """Bind ``name`` to the users' rows of all its partitions, read into memory once."""
+def _gather(ws: Workspace, name: str, fresh_days: list[str]) -> None:
+    """Bind ``name`` to all the users' rows: ``late_fresh_<table>`` for ``fresh_days`` (as the
+    patches store them), the stored partitions for the other days."""
     t0 = time.perf_counter()
-    ws.bind(name, ws.work.files(name), alias=f"late_all_{name}", where=IN_USERS)
-    ws.con.execute(f"CREATE OR REPLACE TEMP TABLE late_{name} AS SELECT * FROM late_all_{name}")
+    table = TABLES[name]
+    stored = [k for k in ws.work.keys(name) if k not in fresh_days]
+    ws.bind(name, ws.work.files(name, stored), alias=f"late_stored_{name}", where=IN_USERS)
+    fresh = name.removeprefix("user_")
+    ws.con.execute(
+        f"CREATE OR REPLACE TEMP TABLE late_{name} AS SELECT * FROM late_stored_{name} "
+        f"UNION ALL BY NAME SELECT {table.select_list()}, day FROM late_fresh_{fresh}"
+    )
     ws.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM late_{name}")
     ws.timed(f"late_gather_{name}", t0)
 
