@@ -24,7 +24,6 @@ from typing import Protocol, cast
 import orjson
 
 from ingest_api.contract import (
-    AnyPlayback,
     ErrorEvent,
     MilestoneRecord,
     PlaybackEvent,
@@ -41,11 +40,14 @@ from streams.model.rules import Rules, Threshold
 from streams.model.user_state import UserState
 from streams.model.video_encoder import VideoEncoder
 from streams.model.video_state import VideoState
-from streams.model.watch_state import VideoEvent
 from streams.records import Event
 
 _PLAYBACK_TYPES = frozenset((StartEvent, SeekEvent, ErrorEvent, PlaybackEvent))
+_video_key = tables.video_key
+_decode_video = codec.decode_video
+_advance_video = watch_state.advance
 _MAX_THRESHOLDS = 200_000  # cached thresholds before the cache starts over
+_MAX_KEYS = 200_000  # likewise for the (user, video) keys
 
 
 class Store(Protocol):
@@ -56,7 +58,7 @@ class Store(Protocol):
     def __setitem__(self, key: bytes, value: bytes) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Step:
     """What one event (or one idle close) changes: values to write and records to emit."""
 
@@ -95,6 +97,7 @@ class Processor:
         self.history_size = history_size
         self.open = OpenSessions(rules.idle_ms)
         self._thresholds: dict[bytes, Threshold] = {}
+        self._keys: dict[tuple[str, str], bytes] = {}  # tables.video_key, remembered
         self._encoder = VideoEncoder()
 
     # -- reads -------------------------------------------------------------------------
@@ -139,33 +142,46 @@ class Processor:
         """
         t_ms = round(ev.ts.timestamp() * 1000)
         step = Step(partition, {}, {}, {}, [], [], t_ms)
-        uid = ev.user_id.encode()
+        user_id = ev.user_id
+        uid = user_id.encode()
         user: UserState | None = None
+        catalog = self.catalog
         # Exact classes, not isinstance: pydantic's metaclass makes that ~0.2 µs a check.
-        playback = type(ev) in _PLAYBACK_TYPES
-        if playback:
-            video_id = cast(AnyPlayback, ev).video_id
-            if type(ev) is StartEvent and self.catalog.video(video_id) is None:
-                self.catalog.upsert(meta_from_start(ev))
+        cls = type(ev)
+        if cls in _PLAYBACK_TYPES:
+            video_id: str = ev.video_id  # type: ignore[union-attr]  # a playback event
+            meta = catalog.video(video_id)
+            if meta is None and cls is StartEvent:
+                catalog.upsert(meta_from_start(cast(StartEvent, ev)))
+                meta = catalog.video(video_id)
         else:
             old = self.user(uid)
-            user = user_state.advance(old, ev, self.catalog, self.rules)
+            user = user_state.advance(old, ev, catalog, self.rules)
             if user is not old or (rewrite and old is not None):
                 step.users[uid] = user
             named = watch_state.video_id_of(ev)
             if named is None:
                 return step
             video_id = named
-        key = tables.video_key(ev.user_id, video_id)
-        old_v = self.video(key, partition)
-        meta = self.catalog.video(video_id)
-        new_v, out = watch_state.advance(
+            meta = catalog.video(video_id)
+        key = self._keys.get((user_id, video_id))
+        if key is None:
+            if len(self._keys) >= _MAX_KEYS:
+                self._keys.clear()
+            key = self._keys[user_id, video_id] = _video_key(user_id, video_id)
+        old_v = self.open.get(partition, key)
+        if old_v is None:
+            raw = self.videos.get(key)
+            if raw is not None:
+                old_v = _decode_video(raw)
+        threshold = self._thresholds.get(uid) or self.threshold(uid)
+        new_v, out = _advance_video(
             old_v,
-            cast(VideoEvent, ev),  # it names a video: playback or a video action
-            self.threshold(uid),
+            ev,  # type: ignore[arg-type]  # it names a video: playback or a video action
+            threshold,
             self.rules,
-            catalog_duration_s=meta.duration_s if meta else None,
-            t_ms=t_ms,
+            None if meta is None else meta.duration_s,
+            t_ms,
         )
         if new_v is not old_v or (rewrite and old_v is not None):
             step.videos[key] = new_v
@@ -231,15 +247,18 @@ class Processor:
 
     def apply(self, step: Step) -> None:
         """Write a step's values and bring the caches in line with them."""
+        partition, opened = step.partition, self.open
         for key, st in step.videos.items():
             self.videos[key] = self._encoder.encode(st)  # = codec.encode_video(st)
-            self.open.put(step.partition, key, st)
-        for uid, ust in step.users.items():
-            self.users[uid] = codec.encode_user(ust)
-            self._thresholds[uid] = preferences.completion_threshold(ust.prefs)
-        for uid, raw in step.history.items():
-            self.history[uid] = raw
-        self.open.saw(step.partition, step.watermark_ms)
+            opened.put(partition, key, st)
+        if step.users:
+            for uid, ust in step.users.items():
+                self.users[uid] = codec.encode_user(ust)
+                self._thresholds[uid] = preferences.completion_threshold(ust.prefs)
+        if step.history:
+            for uid, raw in step.history.items():
+                self.history[uid] = raw
+        opened.saw(partition, step.watermark_ms)
 
     # -- assignment ----------------------------------------------------------------------
 

@@ -18,6 +18,9 @@ from streams.model.user_state import UserAction
 from streams.model.watch_state import VideoEvent
 
 Event = VideoEvent | UserAction
+# EVENT.validate_json without the adapter's Python wrapper (its argument checks and keyword
+# passing cost ~0.25 µs an event): the very same validator.
+_validate_json = EVENT.validator.validate_json
 
 
 class BadRecord(Exception):
@@ -33,7 +36,7 @@ def decode_event(key: bytes | None, value: bytes | None) -> Event:
     if value is None:
         raise BadRecord("value: missing (tombstone)")
     try:
-        ev = EVENT.validate_json(value)
+        ev: Event = _validate_json(value)
     except ValidationError as exc:
         raise BadRecord("; ".join(error_messages(exc))) from None
     if key is not None and key != ev.user_id.encode():

@@ -75,6 +75,16 @@ def kinds(bits: int) -> Iterator[MilestoneKind]:
             yield kind
 
 
+_KINDS_OF: tuple[tuple[MilestoneKind, ...], ...] = tuple(
+    tuple(k for k, bit in BIT.items() if bits & bit) for bits in range(1 << len(BIT))
+)
+
+
+def kinds_of(bits: int) -> tuple[MilestoneKind, ...]:
+    """``tuple(kinds(bits))``, looked up."""
+    return _KINDS_OF[bits]
+
+
 def milestone_id(user_id: str, video_id: str, cycle: int, kind: MilestoneKind) -> str:
     return f"{user_id}|{video_id}|{cycle}|{kind.value}"
 

@@ -20,29 +20,19 @@ depends on: a miss only costs the full encode.
 from __future__ import annotations
 
 from operator import is_
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
 from streams.model import codec
-from streams.model.playback import Cursor, Point
+from streams.model.playback import Cursor
 from streams.model.sessions import Session
 from streams.model.video_state import VideoState
 
 _dumps = orjson.dumps
 _Fragment = orjson.Fragment
 _HEAD = codec.SESSION_HEAD
-_new = tuple.__new__
 assert Session._fields[_HEAD:] == ("mid", "win", "cur")
-
-
-class _Memo(NamedTuple):
-    head: tuple[Any, ...]  # the session's fields before mid, as objects
-    head_b: bytes  # their JSON, without the brackets
-    mid: Cursor | None
-    mid_b: bytes
-    win: tuple[Point, ...]
-    rows_b: bytes  # the window's rows' JSON, without the brackets (b"" for no rows)
 
 
 def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
@@ -53,7 +43,11 @@ def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
 class VideoEncoder:
     def __init__(self, max_sessions: int = 50_000) -> None:
         self.max_sessions = max_sessions
-        self._memo: dict[str, _Memo] = {}  # session id -> its last encoding, by part
+        # session id -> [the session last encoded, the JSON of its fields before mid (without
+        # brackets), of its mid, of its window's rows (without brackets)]. A list updated in
+        # place and the session itself: a heartbeat leaves no memo object behind for the
+        # garbage collector (a tuple of the parts and one of the head's fields, before).
+        self._memo: dict[str, list[Any]] = {}
 
     def encode(self, st: VideoState) -> bytes:
         """Exactly ``codec.encode_video(st)``."""
@@ -62,29 +56,30 @@ class VideoEncoder:
         return _dumps(codec.video_to_dict(st, self._session))
 
     def _session(self, s: Session) -> orjson.Fragment:
-        head = s[:_HEAD]
-        t0, mid, win, cur = s.t0, s.mid, s.win, s.cur
+        t0, mid, win = s.t0, s.mid, s.win
         memo = self._memo
         m = memo.get(s.sid)
-        if m is not None and _same(head, m[0]):
-            head_b, old_mid, mid_b, old, rows_b = m[1:]
-            if mid is not old_mid:
-                mid_b = _dumps(_mid_to(mid, t0))
+        if m is not None and _same(m[0], s[:_HEAD]):
+            prev: Session = m[0]
+            if mid is not prev.mid:
+                m[2] = _dumps(_mid_to(mid, t0))
+            old = prev.win
             if win is not old:
                 if len(win) == len(old) + 1 and old and _same(win, old):
-                    prev = old[-1]
-                    rows_b += b"," + _dumps(codec.row_to(win[-1], prev[0], prev[1]))
+                    p = old[-1]
+                    m[3] += b"," + _dumps(codec.row_to(win[-1], p[0], p[1]))
                 else:
-                    rows_b = _dumps(codec.rows_to(win, t0))[1:-1]
+                    m[3] = _dumps(codec.rows_to(win, t0))[1:-1]
+            m[0] = s
         else:
             if len(memo) >= self.max_sessions:
                 memo.clear()
             head_b = _dumps(codec.session_head_to(s))[1:-1]
             mid_b = _dumps(_mid_to(mid, t0))
             rows_b = _dumps(codec.rows_to(win, t0))[1:-1]
-        memo[s.sid] = _new(_Memo, (head, head_b, mid, mid_b, win, rows_b))
-        cur_b = _dumps(codec.cursor_to(cur, t0))
-        return _Fragment(b"".join((b"[", head_b, b",", mid_b, b",[", rows_b, b"],", cur_b, b"]")))
+            m = memo[s.sid] = [s, head_b, mid_b, rows_b]
+        cur_b = _dumps(codec.cursor_to(s.cur, t0))
+        return _Fragment(b"".join((b"[", m[1], b",", m[2], b",[", m[3], b"],", cur_b, b"]")))
 
 
 def _mid_to(mid: Cursor | None, t0: int) -> Any:

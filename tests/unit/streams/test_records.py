@@ -7,6 +7,7 @@ import base64
 import orjson
 import pytest
 
+from ingest_api.contract import EVENT
 from streams import records
 from streams.records import BadRecord
 from tests.support.events import event
@@ -51,3 +52,26 @@ def test_a_dead_letter_keeps_the_error_the_place_and_the_original_bytes() -> Non
     assert (doc["topic"], doc["partition"], doc["offset"]) == ("player-events", 3, 42)
     assert base64.b64decode(doc["value_b64"]) == b"\xff{"
     assert base64.b64decode(doc["key_b64"]) == b"u1"
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"ts": "2026-13-01T00:00:00Z"}, "ts:"),
+        ({"seq": 1.5}, "seq:"),
+        ({"playback_rate": 0}, "playback_rate:"),
+        ({"context": {"tz": "Mars/Olympus"}}, "context.tz:"),
+    ],
+)
+def test_a_malformed_playback_record_is_a_bad_record_naming_its_field(
+    fields: dict[str, object], error: str
+) -> None:
+    value = orjson.dumps({**event("heartbeat", user_id="u1"), **fields})
+    with pytest.raises(BadRecord) as info:
+        records.decode_event(b"u1", value)
+    assert info.value.error.startswith(error)
+
+
+def test_a_record_decodes_to_the_contracts_own_event() -> None:
+    value = orjson.dumps(event("seek", user_id="u1", context={"device_type": "tv", "tz": "UTC"}))
+    assert records.decode_event(b"u1", value) == EVENT.validate_json(value)

@@ -68,3 +68,8 @@ def test_kinds_are_listed_in_the_order_a_viewer_reaches_them() -> None:
         MilestoneKind.PROGRESS_50,
         MilestoneKind.COMPLETED,
     ]
+
+
+def test_the_looked_up_kinds_are_the_listed_ones_for_every_mask() -> None:
+    for bits in range(1 << len(milestones.BIT)):
+        assert milestones.kinds_of(bits) == tuple(milestones.kinds(bits))
