@@ -12,9 +12,11 @@ to visible state at 70 % of the worker's rate, and state bytes per (user, video)
    consumer's CPU over that window (/proc) for events per CPU-second.
 3. With the worker caught up (still running), fresh viewers' events are produced at 70 % of
    its rate straight to Kafka (acks=all, the API's producer settings: the Kafka ack is what
-   the API acknowledges on); every k-th playback event is timed from its ack to the first
-   record on the worker's ``videos`` changelog whose state shows it (written after RocksDB,
-   so an upper bound of live-read visibility, and no load on the worker).
+   the API acknowledges on); probes are timed from their ack to *visible* (a few per second
+   polled for through the SPEC §6 live read on a ``watchflow api``, on the broker's core)
+   and to *durable* (every k-th playback event, on the worker's ``videos`` changelog): see
+   ``bench.worker_latency``. The worker's own timings of the window (``/stats/hot-path``)
+   say where the time went.
 4. The worker stops; its ``videos`` RocksDB is compacted and measured (bytes / keys), and its
    changelog read back (bytes / record), plus the changelog's size on the broker's disk.
 """
@@ -34,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from bench import report, worker_events
+from bench import report, worker_events, worker_latency
 from bench.ingest import BROKER_OVERRIDES
 from bench.processes import (
     BenchError,
@@ -58,9 +60,11 @@ class Config:
     peer_runs: int = 3
     worker_runs: int = 1
     latency_s: float = 40.0  # of paced events at 70 % of the worker's rate
-    latency_pool: int = 60_000  # events generated for it (fresh viewers)
+    latency_pool: int = 200_000  # events generated for it (fresh viewers)
     latency_load: float = 0.7
-    probe_every: int = 20  # playback events per probe
+    latency_rate: float = 0.0  # events/s offered; 0: latency_load × the rate just measured
+    probe_every: int = 20  # playback events per durable probe
+    visible_per_s: float = 5.0  # probes polled for through the live read
     commit_interval_s: float = 1.0
     partitions: int = 8
     timeout_s: float = 900.0
@@ -159,23 +163,25 @@ class Run:
         try:
             out = self.drain(proc, app_id, log)
             if latency is not None:
-                load = out["events_s"] * self.cfg.latency_load
+                load = self.cfg.latency_rate or out["events_s"] * self.cfg.latency_load
                 n = min(len(latency.values), round(load * self.cfg.latency_s))
                 latency = worker_events.Events(
                     latency.keys[:n], latency.values[:n], latency.probes[:n]
                 )
                 report.progress(f"latency: {n:,} events at {load:,.0f} ev/s")
-                out["latency"] = asyncio.run(
-                    worker_events.paced_latency(
-                        self.bootstrap,
-                        f"{app_id}-videos-changelog",
-                        self.cfg.partitions,
-                        latency,
-                        load,
-                        self.cfg.probe_every,
-                    )
+                out["latency"] = worker_latency.measure(
+                    self.bootstrap,
+                    self.tmp / f"{app_id}-api",
+                    port,
+                    f"{app_id}-videos-changelog",
+                    self.cfg.partitions,
+                    latency,
+                    load,
+                    proc.pid,
+                    self.cfg.probe_every,
+                    self.cfg.visible_per_s,
                 )
-                out["latency"]["load"] = self.cfg.latency_load
+                out["latency"]["load"] = load / out["events_s"]  # of the rate just measured
         finally:
             stop(proc)
         if latency is not None:
@@ -272,11 +278,23 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="a smoke run (1-2 minutes)")
     parser.add_argument("--events", type=int, help="events pre-filled (default 150k)")
     parser.add_argument("--worker-runs", type=int, help="runs of the worker (default 1)")
-    parser.add_argument("--peer-runs", type=int, help="runs of each peer (default 3)")
+    parser.add_argument("--peer-runs", type=int, help="runs of each peer (default 3; 0: none)")
+    parser.add_argument(
+        "--latency-rate", type=float, help="events/s for latency (default: 70 %% of the rate)"
+    )
+    parser.add_argument(
+        "--visible-per-s", type=float, help="probes read through the API per second (0: none)"
+    )
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else Config()
-    given = {"events": args.events, "worker_runs": args.worker_runs, "peer_runs": args.peer_runs}
-    cfg = Config(**{**asdict(cfg), **{k: v for k, v in given.items() if v}})
+    given = {
+        "events": args.events,
+        "worker_runs": args.worker_runs,
+        "peer_runs": args.peer_runs,
+        "visible_per_s": args.visible_per_s,
+        "latency_rate": args.latency_rate,
+    }
+    cfg = Config(**{**asdict(cfg), **{k: v for k, v in given.items() if v is not None}})
     env = report.environment()
     try:
         found = run(cfg)

@@ -3,11 +3,11 @@ the flush that makes it durable in the only safe order.
 
 ``Batcher.process`` is synchronous: decode each record, ``Processor.advance`` it, ``apply``
 the step to the write-back caches (``streams.writeback``: the next event and every live
-read see it at once), queue its milestone/session records. ``emit`` starts producing the
-queued records (after each chunk of a fetch). Nothing is durable yet and no offset is
-acknowledged. ``flush`` then, for everything folded in since the previous flush:
+read see it at once), queue its milestone/session records. Nothing is durable yet and no
+offset is acknowledged. ``flush`` then, for everything folded in since the previous flush:
 
-1. waits until Kafka has acknowledged its records;
+1. sends its records (``emit``: all at once, so they leave in a few whole batches instead of
+   lingering in many small ones) and waits until Kafka has acknowledged them;
 2. stores the written values (RocksDB + changelog, ``Sink.store``);
 3. only then acknowledges the source offsets, so Faust's commit (which flushes the producer
    first) never moves past an event whose state and records are not durable.
@@ -16,7 +16,8 @@ A crash anywhere in between re-reads the events: before 2 they re-emit the same 
 ids), after 2 they are no-ops on state that already holds them (and ``Replays`` rewrites
 their keys, see docs/stream-worker.md). A failed flush keeps everything for the next one.
 One flush runs at a time; while it waits for Kafka the next batches fold into the pending
-layer (``kick``), up to ``max_backlog`` events.
+layer (``kick``), up to ``max_backlog`` events: what live reads show never waits for what is
+durable unless Kafka falls that far behind (about a second of events at full rate).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any, Protocol
 
 from ingest_api.contract import TOPIC_DEAD_LETTER, TOPIC_MILESTONES, TOPIC_SESSIONS
 from streams import records
+from streams.latency import HotPathStats
 from streams.processor import Processor, Step
 from streams.records import BadRecord
 from streams.writeback import WriteBack
@@ -62,9 +64,10 @@ class Sink(Protocol):
 
     async def store(
         self, writes: Mapping[str, Mapping[bytes, bytes]], offsets: Mapping[Any, tuple[int, int]]
-    ) -> None:
+    ) -> Awaitable[object]:
         """Write ``{table: {key: value}}`` (the state of source ``offsets``) to the local store
-        and queue its changelog records."""
+        and queue its changelog records; the result completes once Kafka has acknowledged
+        them."""
 
     def ack(self, offsets: Mapping[Any, tuple[int, int]]) -> None:
         """Mark source offsets ``first..last`` (per topic-partition) processed and durable."""
@@ -88,7 +91,8 @@ class Batcher:
         stores: Mapping[str, WriteBack],
         sink: Sink,
         maybe_replayed: Callable[[Any, int], bool],  # true for the offsets up to a mark
-        max_backlog: int = 5000,
+        max_backlog: int = 20_000,
+        stats: HotPathStats | None = None,
     ) -> None:
         self.proc = proc
         self.stores = stores
@@ -101,6 +105,8 @@ class Batcher:
         self._backlog = 0  # events processed since the last flush began
         self._lock = asyncio.Lock()
         self._task: asyncio.Future[None] | None = None
+        self.stats = stats if stats is not None else HotPathStats()
+        self._oldest_ts: int | None = None  # Kafka timestamp (ms) of the oldest unflushed event
 
     @property
     def backlog(self) -> int:
@@ -115,6 +121,9 @@ class Batcher:
         # The maybe-replayed offsets of a partition are those up to a mark: if the batch's
         # first record is past it, so are all the others.
         replays = self.maybe_replayed(tp, batch[0].offset)
+        ts = getattr(batch[0], "timestamp", None)
+        if ts is not None and (self._oldest_ts is None or ts < self._oldest_ts):
+            self._oldest_ts = ts
         for rec in batch:
             try:
                 ev = decode(rec.key, rec.value)
@@ -166,10 +175,8 @@ class Batcher:
         )
 
     def emit(self) -> None:
-        """Start sending the queued records now; a flush waits for their acknowledgement.
-
-        Registered before anything is awaited, so a flush running meanwhile that stores the
-        state of these events also waits for these records."""
+        """Start sending the queued records now; the next flush waits for their
+        acknowledgement (registered before anything is awaited)."""
         if self._outputs:
             outputs, self._outputs = self._outputs, []
             self._sent.append((outputs, asyncio.ensure_future(self._deliver(outputs))))
@@ -186,11 +193,18 @@ class Batcher:
             sent, self._sent = self._sent, []
             acks, self._acks = self._acks, {}
             self._backlog = 0
+            oldest, self._oldest_ts = self._oldest_ts, None
+            events = sum(last - first + 1 for first, last in acks.values())
             writes = {name: wb.begin() for name, wb in self.stores.items()}
+            stats, t0 = self.stats, self.stats.clock()
             try:
                 await asyncio.gather(*(delivered for _, delivered in sent))
-                await self.sink.store({n: w for n, w in writes.items() if w}, acks)
+                t1 = stats.clock()
+                changelog = await self.sink.store({n: w for n, w in writes.items() if w}, acks)
+                t2 = stats.clock()
             except BaseException:
+                if oldest is not None and (self._oldest_ts is None or oldest < self._oldest_ts):
+                    self._oldest_ts = oldest
                 # Keep it all for the next flush; offsets stay unacknowledged meanwhile.
                 for wb in self.stores.values():
                     wb.abort()
@@ -203,6 +217,7 @@ class Batcher:
             for wb in self.stores.values():
                 wb.done()
             self.sink.ack(acks)
+            stats.flushed(t0, t1, t2, events, oldest, changelog)
 
     async def drain(self) -> None:
         """Flush until nothing is left (the running flush first)."""

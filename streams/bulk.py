@@ -10,11 +10,13 @@ commits and rebalances stay Faust's: the handler acknowledges offsets into Faust
 bookkeeping (``ack_range``), and ``wait_empty`` (what Faust awaits before committing on a
 rebalance or a stop) first drains the handler's flushes.
 
-**Out.** ``TableSink`` writes a flush: records produced and awaited; each table's values one
-RocksDB ``WriteBatch`` per partition plus the same records on its changelog in aiokafka
-batches, whose acknowledgement advances the persisted changelog offset as Faust's own
-``table[k] = v`` does. This subclasses Faust internals (the consumer's ``getmany``, ``_acked``
-bookkeeping, ``Store._db_for_partition``): re-check them when upgrading Faust.
+**Out.** ``TableSink`` writes a flush: records produced (closed aiokafka batches, so they do
+not linger) and awaited; each table's values one RocksDB ``WriteBatch`` per partition plus
+the same records on its changelog in closed aiokafka batches, whose acknowledgement advances
+the persisted changelog offset as Faust's own ``table[k] = v`` does. This subclasses Faust
+internals (the consumer's ``getmany``, ``_acked`` bookkeeping, ``Store._db_for_partition``)
+and uses aiokafka's producer's (``_partition``, ``client._wait_on_metadata``): re-check them
+when upgrading either.
 """
 
 from __future__ import annotations
@@ -142,7 +144,13 @@ def ack_range(app: faust.App, tp: TP, first: int, last: int) -> None:
 
 
 class TableSink:
-    """``batch.Sink`` over the worker's Faust tables (RocksDB) and producer."""
+    """``batch.Sink`` over the worker's Faust tables (RocksDB) and producer.
+
+    Everything goes to Kafka as whole aiokafka batches, *closed* before they are queued: a
+    closed batch is sent at the producer's next turn instead of lingering
+    (``producer_linger``) for records that will not come, since a flush hands over all it has
+    at once. Kafka picks the partition of a record as ``producer.send`` would (aiokafka's
+    partitioner over the topic's metadata), so a key's records keep their partition."""
 
     def __init__(
         self, app: faust.App, by_name: Mapping[str, Any], partitions: int, marks: Any
@@ -151,20 +159,32 @@ class TableSink:
         self.tables = by_name
         self.partitions = partitions
         self.marks = marks  # the table whose RocksDB notes the offsets stored through
+        self._known: set[str] = set()  # topics whose metadata the producer has
+
+    def _kafka(self) -> Any:
+        return cast(Any, self.app.producer)._ensure_producer()  # aiokafka's producer
 
     async def send(self, outputs: Sequence[Output]) -> Awaitable[object]:
-        producer = self.app.producer
-        futs: list[Awaitable[Any]] = [
-            await producer.send(o.topic, o.key, o.value, None, None, None) for o in outputs
-        ]
+        kafka = self._kafka()
+        by_tp: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = {}
+        for o in outputs:
+            if o.topic not in self._known:
+                await kafka.client._wait_on_metadata(o.topic)
+                self._known.add(o.topic)
+            p = kafka._partition(o.topic, None, o.key, o.value, o.key, o.value)
+            by_tp.setdefault((o.topic, p), []).append((o.key, o.value))
+        futs: list[asyncio.Future[Any]] = []
+        for (topic, p), kvs in by_tp.items():
+            futs += [fut for fut, _ in await _send_closed(kafka, topic, p, kvs)]
         return asyncio.gather(*futs)
 
     async def store(
         self, writes: Mapping[str, Mapping[bytes, bytes]], offsets: Mapping[Any, tuple[int, int]]
-    ) -> None:
+    ) -> Awaitable[object]:
+        acked: list[asyncio.Future[Any]] = []
         for tp, (_, last) in offsets.items():
             tables.mark_stored_through(self.marks, tp.partition, last)
-        kafka = cast(Any, self.app.producer)._ensure_producer()  # aiokafka's: whole batches
+        kafka = self._kafka()
         n = self.partitions
         for name, items in writes.items():
             table = self.tables[name]
@@ -180,31 +200,43 @@ class TableSink:
                     wb.put(key, value)
                 store._db_for_partition(p).write(wb)
             for p, kvs in by_partition.items():
-                await self._changelog(kafka, store, topic, p, kvs)
-
-    async def _changelog(
-        self, kafka: Any, store: Any, topic: str, p: int, kvs: list[tuple[bytes, bytes]]
-    ) -> None:
-        tp = TP(topic, p)
-
-        def persisted(count: int) -> Callable[[asyncio.Future[Any]], None]:
-            def done(fut: asyncio.Future[Any]) -> None:
-                if not fut.cancelled() and fut.exception() is None:
-                    store.set_persisted_offset(tp, fut.result().offset + count - 1)
-
-            return done
-
-        batch, count = kafka.create_batch(), 0
-        for key, value in kvs:
-            if batch.append(key=key, value=value, timestamp=None) is None:  # full
-                fut = await kafka.send_batch(batch, topic, partition=p)
-                fut.add_done_callback(persisted(count))
-                batch, count = kafka.create_batch(), 0
-                batch.append(key=key, value=value, timestamp=None)
-            count += 1
-        fut = await kafka.send_batch(batch, topic, partition=p)
-        fut.add_done_callback(persisted(count))
+                for fut, count in await _send_closed(kafka, topic, p, kvs):
+                    fut.add_done_callback(_persisted(store, TP(topic, p), count))
+                    acked.append(fut)
+            # One table at a time: events fold (and reads answer) in between.
+            await asyncio.sleep(0)
+        return asyncio.gather(*acked)
 
     def ack(self, offsets: Mapping[Any, tuple[int, int]]) -> None:
         for tp, (first, last) in offsets.items():
             ack_range(self.app, tp, first, last)
+
+
+def _persisted(store: Any, tp: TP, count: int) -> Callable[[asyncio.Future[Any]], None]:
+    """Once a changelog batch of ``count`` records is acknowledged, advance the offset Faust
+    persists for ``tp`` (as its own ``table[k] = v`` does)."""
+
+    def done(fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            store.set_persisted_offset(tp, fut.result().offset + count - 1)
+
+    return done
+
+
+async def _send_closed(
+    kafka: Any, topic: str, p: int, kvs: Sequence[tuple[bytes | None, bytes]]
+) -> list[tuple[asyncio.Future[Any], int]]:
+    """Queue ``kvs`` on ``topic``/``p`` as closed aiokafka batches; each batch's future (its
+    acknowledgement, with the batch's base offset) and how many records it holds."""
+    sent: list[tuple[asyncio.Future[Any], int]] = []
+    batch, count = kafka.create_batch(), 0
+    for key, value in kvs:
+        if batch.append(key=key, value=value, timestamp=None) is None:  # full
+            batch.close()
+            sent.append((await kafka.send_batch(batch, topic, partition=p), count))
+            batch, count = kafka.create_batch(), 0
+            batch.append(key=key, value=value, timestamp=None)
+        count += 1
+    batch.close()
+    sent.append((await kafka.send_batch(batch, topic, partition=p), count))
+    return sent

@@ -21,7 +21,7 @@ from ingest_api.contract import TOPIC_MILESTONES, TOPIC_PLAYER_EVENTS, TOPIC_SES
 from jobs.audience import Audience
 from jobs.demo_catalog import build_demo_catalog
 from streams import records, tables
-from streams.agents import CHUNK, EventBatches, Replays
+from streams.agents import CHUNK, EventBatches, Replays, in_turns
 from streams.batch import Batcher, Output, outputs_of
 from streams.model.catalog import Catalog
 from streams.model.rules import Rules
@@ -93,7 +93,7 @@ class FakeSink:
 
     async def store(
         self, writes: Mapping[str, Mapping[bytes, bytes]], offsets: Mapping[Any, tuple[int, int]]
-    ) -> None:
+    ) -> Awaitable[object]:
         for tp, (_, last) in offsets.items():
             self.marks[tp.partition] = last
         self._maybe_fail("store")
@@ -101,6 +101,9 @@ class FakeSink:
             self.stored[name].update(items)
             if not self.lose_changelog:
                 self.changelog[name].update(items)
+        acked: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        acked.set_result(None)
+        return acked
 
     def ack(self, offsets: Mapping[Any, tuple[int, int]]) -> None:
         self.calls.append("ack")
@@ -312,3 +315,64 @@ async def test_a_rebalance_during_a_batch_leaves_the_rest_unacknowledged() -> No
     await EventBatches(b, ready).handle([(tp, LOG[1])], lambda: next(answers, False))
     await b.drain()
     assert sink.acked == {tp: 2 * CHUNK - 1}
+
+
+def test_a_fetch_is_folded_in_turns_each_partition_in_offset_order() -> None:
+    fetch = [(TP(TOPIC_PLAYER_EVENTS, p), LOG[p][:n]) for p, n in ((0, 250), (1, 40), (2, 120))]
+    turns = in_turns(fetch, 100)
+    assert [(tp.partition, len(c)) for tp, c in turns] == [
+        (0, 100), (1, 40), (2, 100), (0, 100), (2, 20), (0, 50),
+    ]  # fmt: skip
+    for tp, recs in fetch:
+        mine = [r for t, chunk in turns if t == tp for r in chunk]
+        assert mine == list(recs)  # every record once, in offset order
+    assert in_turns([], 100) == []
+
+
+async def test_fetches_folded_in_turns_give_the_state_of_one_event_at_a_time() -> None:
+    sink = FakeSink()
+    b, _ = _batcher(sink)
+    ready = asyncio.Event()
+    ready.set()
+    handler = EventBatches(b, ready)
+    rounds = _interleaved(300, seed=5)
+    ref_state, ref_outs = _reference(rounds)
+    for got in rounds:
+        fetch = [(tp, [r for _, r in recs]) for tp, recs in itertools.groupby(got, lambda x: x[0])]
+        await handler.handle(fetch, lambda: True)
+        for p in range(N):
+            b.sweep(p)
+    await b.drain()
+    assert sink.stored == ref_state
+    assert set(_ids(sink.topics[TOPIC_MILESTONES])) == set(_milestones(ref_outs))
+
+
+async def test_folding_does_not_wait_for_kafka_until_the_backlog_is_full() -> None:
+    """What live reads show never waits for the flush (records not acknowledged yet) while
+    fewer than ``max_backlog`` events are pending; past it, the fetch waits."""
+    sink = FakeSink()
+    b, proc = _batcher(sink)
+    held: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+
+    async def never_acked(outputs: Sequence[Output]) -> Awaitable[object]:
+        return held
+
+    sink.send = never_acked  # type: ignore[method-assign]
+    rounds = _interleaved(50)
+    total = 0
+    for got in rounds[:4]:
+        for tp, recs in itertools.groupby(got, key=lambda x: x[0]):
+            b.process(tp, [r for _, r in recs])
+        total = b.backlog
+        await asyncio.wait_for(b.kick(), 1)  # returns at once: nothing durable awaited
+    assert 0 < total < b.max_backlog and not sink.stored["videos"]
+    assert all(proc.video(k) is not None for k in proc.videos.pending)  # type: ignore[attr-defined]
+    b.max_backlog = 1
+    for tp, recs in itertools.groupby(rounds[4], key=lambda x: x[0]):
+        b.process(tp, [r for _, r in recs])
+    kicked = asyncio.ensure_future(b.kick())
+    await asyncio.sleep(0.01)
+    assert not kicked.done()  # over the backlog: waits for the flush
+    held.set_result(None)
+    await asyncio.wait_for(kicked, 1)
+    await b.drain()
