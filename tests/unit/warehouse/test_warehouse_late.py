@@ -9,10 +9,12 @@ from datetime import date, timedelta
 import orjson
 import pytest
 
-from warehouse import patches, rollups
+from warehouse import late, patches, rollups
 from warehouse.manifest import DirtyKind, Manifest
-from warehouse.schema import TIER2_TABLES, VIEW_TOUCHES
+from warehouse.plan import Plan
+from warehouse.schema import SESSIONS, TIER2_TABLES, VIEW_TOUCHES, VIEWS
 from warehouse.store import Store
+from warehouse.views import relation_sql
 
 from .test_warehouse_incremental import _contents
 from .wh_builders import Batch, at, event, prefs, session, video
@@ -158,3 +160,56 @@ def test_marks_without_touches_are_opaque() -> None:
     del doc["opaque"]
     old = Manifest.from_json(orjson.dumps(doc))
     assert not old.tracked(DirtyKind.SESSIONS, "2024-03-01")
+
+
+def test_a_patch_that_removes_views_equals_a_full_recompute(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The patch path also handles stored views that go (the sink's data never removes one,
+    so this drives it directly): every table equals a full recompute over the same tier 1."""
+    monkeypatch.setattr(patches, "FOLD_FRACTION", 1e9)  # keep the patches patches
+    rng = random.Random(7)
+    b, _ = _base(rng)
+    b.write(store)
+    rollups.run(store)
+    day = date(2024, 3, 2)
+    con = store.connect()
+    try:
+        m = store.manifest()
+        views = relation_sql(store, VIEWS, m.files(VIEWS.name, [day.isoformat()]))
+        gone = con.execute(
+            f"SELECT session_key FROM ({views}) WHERE watch_time_s > 0 ORDER BY session_key LIMIT 3"
+        ).fetchall()
+        keys = [k for (k,) in gone]
+        assert len(keys) == 3
+        # tier 1 loses those sessions (no dirty mark: only the patch below reacts)
+        (old,) = m.partition(SESSIONS.name, day.isoformat())
+        new = store.write_query(
+            con,
+            f"SELECT * FROM read_parquet('{store.abs(old.path)}') WHERE session_key NOT IN "
+            f"({', '.join(repr(k) for k in keys)})",
+            SESSIONS,
+            day.isoformat(),
+        )
+        assert new is not None
+        store.commit(lambda m2: m2.set_partition(SESSIONS.name, day.isoformat(), [new]))
+    finally:
+        con.close()
+
+    run = rollups._Run(store, store.manifest(), {})
+    try:
+        cols = VIEWS.select_list()
+        keyed = f"session_key IN ({', '.join(repr(k) for k in keys)})"
+        stored = relation_sql(store, VIEWS, run.work.files(VIEWS.name, [day.isoformat()]))
+        run.con.execute(
+            f"CREATE TABLE late_removed_t AS SELECT {cols} FROM ({stored}) WHERE {keyed}"
+        )
+        run.con.execute(f"CREATE TABLE late_added_t AS SELECT {cols} FROM ({stored}) LIMIT 0")
+        late.patch_day(run, day, "t")
+        run._publish(Plan(), frozenset({day}))
+    finally:
+        run.close()
+    patched = _contents(store)
+    assert any(f.scope and not f.adds for f in store.manifest().files(VIEWS.name))
+    rollups.run(store, full=True)
+    assert _contents(store) == patched
