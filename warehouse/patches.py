@@ -21,6 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import duckdb
+import polars as pl
+
 from warehouse.manifest import DataFile
 
 LIVE = "_live"
@@ -96,3 +99,25 @@ def patch_sql(rows_sql: str, scope: str, scope_sql: str, old_patch_sql: str | No
             f'(SELECT "{scope}" FROM ({scope_sql}))'
         )
     return " UNION ALL BY NAME ".join(f"({p})" for p in parts)
+
+
+def read_merged(
+    plain: Sequence[str], patch: str, scope: str, adds: bool, columns: Sequence[str] | None
+) -> pl.DataFrame:
+    """One partition as readers see it, from its plain files' and its patch's absolute paths
+    (``columns``, or all), for the API's read index."""
+    patch_rel = f"SELECT * FROM read_parquet('{patch}', hive_partitioning = false)"
+    listed = ", ".join(f"'{p}'" for p in plain)
+    plain_rel = (
+        f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false)"
+        if plain
+        else f'SELECT * EXCLUDE ("{LIVE}") FROM ({patch_rel}) WHERE false'
+    )
+    rel = merged_sql(plain_rel, patch_rel, scope, None, adds=adds)
+    cols = ", ".join(f'"{c}"' for c in columns) if columns is not None else "*"
+    con = duckdb.connect(config={"threads": 1})
+    try:
+        frame: pl.DataFrame = con.sql(f"SELECT {cols} FROM ({rel})").pl()
+        return frame
+    finally:
+        con.close()

@@ -30,7 +30,6 @@ import polars as pl
 
 from warehouse import patches
 from warehouse.manifest import DataFile, Manifest
-from warehouse.store import sql_list
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +106,8 @@ def load(table: str, path: str, merged: Merged | None = None) -> FileIndex:
     spec = SPECS[table]
     columns = list(spec.columns) if spec.columns is not None else None
     if merged is not None:
-        return _indexed(table, _merged_frame(merged, columns))
+        frame = patches.read_merged(merged.plain, merged.patch, merged.scope, merged.adds, columns)
+        return _indexed(table, frame)
     if table == "course_progress":
         con = duckdb.connect(config={"threads": 1})
         try:
@@ -122,24 +122,6 @@ def load(table: str, path: str, merged: Merged | None = None) -> FileIndex:
         frame = pl.DataFrame({spec.key: []}, schema={spec.key: pl.String})
         return FileIndex(frame, spec.key, 200 * sum(len(v) for v in groups.values()), groups)
     return _indexed(table, pl.read_parquet(path, columns=columns, hive_partitioning=False))
-
-
-def _merged_frame(merged: Merged, columns: list[str] | None) -> pl.DataFrame:
-    """A patched partition as readers see it (``warehouse.patches``), read by DuckDB."""
-    patch = f"SELECT * FROM read_parquet('{merged.patch}', hive_partitioning = false)"
-    plain = (
-        f"SELECT * FROM read_parquet({sql_list(list(merged.plain))}, hive_partitioning = false)"
-        if merged.plain
-        else f'SELECT * EXCLUDE ("{patches.LIVE}") FROM ({patch}) WHERE false'
-    )
-    rel = patches.merged_sql(plain, patch, merged.scope, None, adds=merged.adds)
-    cols = ", ".join(f'"{c}"' for c in columns) if columns is not None else "*"
-    con = duckdb.connect(config={"threads": 1})
-    try:
-        frame: pl.DataFrame = con.sql(f"SELECT {cols} FROM ({rel})").pl()
-        return frame
-    finally:
-        con.close()
 
 
 def _indexed(table: str, frame: pl.DataFrame) -> FileIndex:
