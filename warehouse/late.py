@@ -5,17 +5,21 @@ table are recomputed, and staged as patches (``warehouse.patches``).
 (``late_removed_<tag>``) and the rows that come (``late_added_<tag>``). From them:
 
 - ``views`` of D: the rows that come, in place of the session keys of both;
-- per video of those rows: ``video_daily`` and ``chapter_daily`` of D, over D's views of those
-  videos; ``video_retention_daily`` of D and ``video_retention`` by difference (the counts of
-  the rows that go subtracted, of the rows that come added: integers, additive over views, so
-  exact); ``creator_daily`` of D for the videos' creators;
+- per video of those rows, by difference (``sql/*_late.sql``): ``video_daily`` and
+  ``chapter_daily`` of D are the stored rows plus the tables' own SQL over the rows that come,
+  minus it over the rows that go (counts and exact DECIMAL sums are additive over views);
+  unique viewers move by the late users who enter or leave a video's (or a creator's) viewers;
+  the startup quantiles are computed from the videos' startup times; ``video_retention_daily``
+  and ``video_retention`` add the retention counts' difference; ``creator_daily`` of D for the
+  videos' creators;
 - per user of those rows: ``video_viewers`` of D, ``user_activity`` and ``user_daily`` of the
-  local days D-1..D+1, their weeks and months, and ``user_all_time``.
+  local days D-1..D+1, their weeks and months, and ``user_all_time``, with the tables' own SQL
+  over inputs narrowed to the users: a user's rows depend only on the user's views and
+  preferences.
 
-Each table's own SQL file computes the rows, over inputs narrowed to the scope: a table's rows
-for one value of its scope column depend only on the inputs of that value (a video's views, a
-user's views and preferences), so they are the rows a whole recompute gives (the randomized
-tests in tests/unit/warehouse/test_warehouse_late.py compare every table with one).
+So every row is the one a whole recompute gives: the randomized tests in
+tests/unit/warehouse/test_warehouse_late.py compare every table with one, and a test drives
+views that go, which the sink's data never produces.
 """
 
 from __future__ import annotations
