@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from warehouse import patches, rollups
+from warehouse import rollups
 from warehouse.errors import ConcurrentChangeError, WarehouseError
 from warehouse.manifest import DataFile, DirtyKind, Manifest
 from warehouse.schema import EVENTS, MILESTONES, SESSIONS, TIER2_TABLES, USER_TABLES, Table
@@ -133,14 +133,12 @@ def _strip(
         swaps: list[tuple[str, DataFile, DataFile | None]] = []
         for filename, _n in hits:
             key, old = located[filename]
-            patch = old.scope is not None  # keep a patch a patch (warehouse.patches)
-            new = store.write_query(
+            new = store.write_query(  # a patch stays a patch (warehouse.patches)
                 con,
                 f"SELECT * FROM read_parquet('{filename}') WHERE user_id IS DISTINCT FROM ?",
                 table,
                 key,
                 [user_id],
-                extra=[(patches.LIVE, "BOOLEAN")] if patch else (),
                 scope=old.scope,
                 adds=old.adds,
             )

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from warehouse import patches
 from warehouse.errors import LockTimeout, ManifestError
 from warehouse.manifest import UNPARTITIONED, DataFile, Manifest
 from warehouse.schema import TABLES, Table
@@ -240,7 +241,6 @@ class Store:
         *,
         order_by: Sequence[str] | None = None,
         compression_level: int | None = None,
-        extra: Sequence[tuple[str, str]] = (),
         scope: str | None = None,
         adds: bool = False,
     ) -> DataFile | None:
@@ -248,9 +248,9 @@ class Store:
 
         Columns are cast to the table's schema and rows sorted by ``order_by`` (default: the
         table's sort key, so files of one table agree; empty: unsorted), zstd at
-        ``compression_level`` (default: DuckDB's). ``extra`` (name, type) columns follow the
-        schema's; ``scope`` and ``adds`` mark the file as a patch (``warehouse.patches``).
-        Returns ``None`` (and leaves nothing behind) when there are no rows.
+        ``compression_level`` (default: DuckDB's). A ``scope`` makes the file a patch
+        (``warehouse.patches``): its rows also carry the ``_live`` flag, and ``adds`` is
+        recorded with it. Returns ``None`` (and leaves nothing behind) when there are no rows.
         """
         rel = self.new_file(table, key)
         path = self.root / rel
@@ -259,7 +259,7 @@ class Store:
         columns = table.sort_by if order_by is None else order_by
         order = " ORDER BY " + ", ".join(f'"{c}"' for c in columns) if columns else ""
         level = f"COMPRESSION_LEVEL {compression_level}, " if compression_level else ""
-        more = "".join(f', CAST(q."{c}" AS {t}) AS "{c}"' for c, t in extra)
+        more = f', CAST(q."{patches.LIVE}" AS BOOLEAN) AS "{patches.LIVE}"' if scope else ""
         sql = (
             f"COPY (SELECT {table.select_list('q')}{more} FROM ({select_sql}) q{order}) "
             f"TO '{path}' (FORMAT parquet, COMPRESSION zstd, {level}"

@@ -243,7 +243,6 @@ class Workspace:
             key,
             order_by=READ_ORDER.get(name, ()),
             compression_level=ZSTD_LEVEL,
-            extra=[(patches.LIVE, "BOOLEAN")],
             scope=scope,
             adds=adds and all(p.adds for p in old),
         )
