@@ -162,7 +162,8 @@ def _creators(ws: Workspace, day: date) -> None:
 
 
 def _retention(ws: Workspace, day: date, removed: str, added: str) -> None:
-    """The day's and the all-time curves of the videos, patched by the counts' difference."""
+    """The day's and the all-time curves of the videos, patched by the counts' difference
+    (``scope``, the videos, is bound by the caller)."""
     con, key = ws.con, day.isoformat()
 
     def counts(table: str) -> pa.Table:
@@ -174,7 +175,6 @@ def _retention(ws: Workspace, day: date, removed: str, added: str) -> None:
     con.register("late_gone", counts(removed))
     con.register("late_come", counts(added))
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE scope AS {VIDEOS}")
         con.execute("CREATE OR REPLACE TEMP VIEW removed AS SELECT * FROM late_gone")
         con.execute("CREATE OR REPLACE TEMP VIEW added AS SELECT * FROM late_come")
         for name, part in (("video_retention_daily", key), ("video_retention", UNPARTITIONED)):

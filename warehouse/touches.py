@@ -141,12 +141,12 @@ def classify(
     for d in sorted(candidate_days(snap, marks)):
         tag = d.strftime("%Y%m%d")
         changed = changed_views(con, store, snap, d, tag)
+        if changed is not None and 0 < changed <= MAX_PATCHED_ROWS:
+            patchable[d] = tag  # its tables of changed rows stay for the patch
+            continue
+        drop_tables(con, tag)
         if changed == 0:
             unchanged.add(d)
-        elif changed is not None and changed <= MAX_PATCHED_ROWS:
-            patchable[d] = tag
-        if changed == 0 or changed is None or changed > MAX_PATCHED_ROWS:
-            drop_tables(con, tag)
     return unchanged, patchable
 
 
