@@ -166,6 +166,13 @@ class Wanted:
 MERGED = "+merged"
 
 
+def _ids(files: list[DataFile]) -> list[str]:
+    """The index entries of a partition: a file each, or one for a patched partition (its
+    patch's path plus MERGED: a partition holds at most one patch)."""
+    _, patched = patches.split(files)
+    return [patched[0].path + MERGED] if patched else [f.path for f in files]
+
+
 def _partition(root: str, table: str, files: list[DataFile]) -> list[Wanted]:
     """The index entries of one partition: one per file, or one for a patched partition."""
     plain, patched = patches.split(files)
@@ -175,7 +182,8 @@ def _partition(root: str, table: str, files: list[DataFile]) -> list[Wanted]:
     assert patch.scope is not None
     paths = tuple(f"{root}/{f.path}" for f in plain)
     merged = Merged(paths, f"{root}/{patch.path}", patch.scope, patch.adds)
-    return [Wanted(table, patch.path + MERGED, sum(f.rows for f in files), merged)]
+    (entry,) = _ids(files)
+    return [Wanted(table, entry, sum(f.rows for f in files), merged)]
 
 
 def wanted(m: Manifest, root: str = "") -> list[Wanted]:
@@ -210,9 +218,7 @@ class SnapshotView:
         chosen = sorted(parts) if keys is None else sorted(k for k in set(keys) if k in parts)
         out = []
         for k in chosen:
-            _, patched = patches.split(parts[k])
-            ids = [patched[0].path + MERGED] if patched else [f.path for f in parts[k]]
-            for path in ids:
+            for path in _ids(parts[k]):
                 idx = self._loaded.get(path)
                 if idx is None:
                     return None
