@@ -172,4 +172,4 @@ def _file_json(f: DataFile) -> list[Any]:
 def _file_from_json(doc: list[Any]) -> DataFile:
     if len(doc) < 3:
         return DataFile(str(doc[0]), int(doc[1]))
-    return DataFile(str(doc[0]), int(doc[1]), str(doc[2]), bool(doc[3]) if len(doc) > 3 else False)
+    return DataFile(str(doc[0]), int(doc[1]), str(doc[2]), bool(doc[3]))
