@@ -43,9 +43,6 @@ from streams.model.video_state import VideoState
 from streams.records import Event
 
 _PLAYBACK_TYPES = frozenset((StartEvent, SeekEvent, ErrorEvent, PlaybackEvent))
-_video_key = tables.video_key
-_decode_video = codec.decode_video
-_advance_video = watch_state.advance
 _MAX_THRESHOLDS = 200_000  # cached thresholds before the cache starts over
 _MAX_KEYS = 200_000  # likewise for the (user, video) keys
 
@@ -168,17 +165,12 @@ class Processor:
         if key is None:
             if len(self._keys) >= _MAX_KEYS:
                 self._keys.clear()
-            key = self._keys[user_id, video_id] = _video_key(user_id, video_id)
-        old_v = self.open.get(partition, key)
-        if old_v is None:
-            raw = self.videos.get(key)
-            if raw is not None:
-                old_v = _decode_video(raw)
-        threshold = self._thresholds.get(uid) or self.threshold(uid)
-        new_v, out = _advance_video(
+            key = self._keys[user_id, video_id] = tables.video_key(user_id, video_id)
+        old_v = self.video(key, partition)
+        new_v, out = watch_state.advance(
             old_v,
             ev,  # type: ignore[arg-type]  # it names a video: playback or a video action
-            threshold,
+            self.threshold(uid),
             self.rules,
             None if meta is None else meta.duration_s,
             t_ms,
@@ -251,13 +243,11 @@ class Processor:
         for key, st in step.videos.items():
             self.videos[key] = self._encoder.encode(st)  # = codec.encode_video(st)
             opened.put(partition, key, st)
-        if step.users:
-            for uid, ust in step.users.items():
-                self.users[uid] = codec.encode_user(ust)
-                self._thresholds[uid] = preferences.completion_threshold(ust.prefs)
-        if step.history:
-            for uid, raw in step.history.items():
-                self.history[uid] = raw
+        for uid, ust in step.users.items():
+            self.users[uid] = codec.encode_user(ust)
+            self._thresholds[uid] = preferences.completion_threshold(ust.prefs)
+        for uid, raw in step.history.items():
+            self.history[uid] = raw
         opened.saw(partition, step.watermark_ms)
 
     # -- assignment ----------------------------------------------------------------------
