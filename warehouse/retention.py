@@ -1,4 +1,4 @@
-"""The retention counts of one day's views, vectorised (numpy). Pure.
+"""The retention counts of one day's views, and their totals over days, vectorised (numpy). Pure.
 
 Computes exactly what ``warehouse/sql/video_retention_daily.sql`` defines (that file stays the
 definition, runnable by hand; a test checks both agree row for row): per video, ``views`` of
@@ -22,6 +22,7 @@ _WIDTH = BUCKETS + 1  # buckets 0..100: a range may end at 100
 _SHIFT = 256  # > _WIDTH: view index * _SHIFT + bucket keeps views apart in one running max
 
 Ints = npt.NDArray[np.int64]
+COUNTS = ("views", "covered_views", "plays")
 
 
 def daily_counts(views: pa.Table) -> pa.Table:
@@ -90,3 +91,62 @@ def _curves(n: int, *deltas: tuple[Ints, Ints, int]) -> pa.Array:
     curves = np.cumsum(sums, axis=1)[:, :BUCKETS].astype(np.int64)  # a C-contiguous copy
     offsets = np.arange(0, curves.size + 1, BUCKETS, dtype=np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(curves.ravel(), pa.int64()))
+
+
+def totals(previous: pa.Table, removed: pa.Table, added: pa.Table) -> pa.Table:
+    """What ``warehouse/sql/video_retention.sql`` defines (a test checks both agree): per
+    video, ``previous`` (the stored totals of the videos in scope) plus ``added`` minus
+    ``removed`` (each: video_id, views, covered_views, plays, the lists 100 long), only the
+    videos left with views. Integer sums, so exact; one sort and one ``reduceat`` instead of a
+    list-zipping aggregate per video (a third of the CPU at 100k videos over two days)."""
+    parts = [(t, sign) for t, sign in ((previous, 1), (removed, -1), (added, 1)) if t.num_rows]
+    if not parts:
+        return pa.table(
+            {"video_id": pa.array([], pa.string()), "views": pa.array([], pa.int64())}
+            | {c: pa.array([], pa.list_(pa.int64())) for c in COUNTS[1:]}
+        )
+    videos = pc.dictionary_encode(
+        pa.chunked_array(
+            [t.column("video_id").cast(pa.string()) for t, _ in parts]
+        ).combine_chunks()
+    )
+    order = np.argsort(videos.indices.to_numpy(), kind="stable")
+    video = videos.indices.to_numpy()[order]
+    starts = np.flatnonzero(np.r_[True, video[1:] != video[:-1]])
+    sign = np.concatenate([np.full(t.num_rows, s, dtype=np.int64) for t, s in parts])[order]
+    sums = {
+        "views": np.add.reduceat(
+            np.concatenate([_ints(t.column("views")) for t, _ in parts])[order] * sign, starts
+        )
+    }
+    for c in COUNTS[1:]:
+        rows = np.concatenate([_buckets(t.column(c)) for t, _ in parts])[order]
+        rows *= sign[:, None]
+        sums[c] = np.add.reduceat(rows, starts, axis=0)
+    keep = sums["views"] > 0
+    lists = {}
+    for c in COUNTS[1:]:
+        kept = np.ascontiguousarray(sums[c][keep])
+        offsets = np.arange(0, kept.size + 1, BUCKETS, dtype=np.int32)
+        lists[c] = pa.ListArray.from_arrays(pa.array(offsets), pa.array(kept.ravel(), pa.int64()))
+    return pa.table(
+        {
+            "video_id": videos.dictionary.take(pa.array(video[starts][keep])),
+            "views": pa.array(sums["views"][keep], pa.int64()),
+        }
+        | lists
+    )
+
+
+def _ints(column: pa.ChunkedArray) -> Ints:
+    out: Ints = column.combine_chunks().to_numpy(zero_copy_only=False).astype(np.int64)
+    return out
+
+
+def _buckets(column: pa.ChunkedArray) -> Ints:
+    """A column of 100-long integer lists as a (rows, 100) matrix."""
+    lists = column.combine_chunks()
+    if pc.any(pc.not_equal(pc.list_value_length(lists), BUCKETS)).as_py():
+        raise ValueError(f"retention lists must hold {BUCKETS} buckets")
+    flat: Ints = pc.list_flatten(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    return flat.reshape(len(lists), BUCKETS)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
-from warehouse import late, tier1, touches
+from warehouse import late, retention, tier1, touches
 from warehouse.manifest import UNPARTITIONED, DataFile, DirtyKind, Manifest
 from warehouse.plan import Plan, plan
 from warehouse.records import FINGERPRINT_FIELDS
@@ -204,11 +204,18 @@ class _Run(Workspace):
         else:
             previous = self.snap.files("video_retention")
             added = self.work.files(daily, (d.isoformat() for d in p.view_days))
-        self.bind("video_retention", previous, alias="previous")
+        self.distinct("video_id", [*removed, *added])
+        in_scope = "video_id IN (SELECT video_id FROM scope)"
+        self.bind("video_retention", previous, alias="previous", where=in_scope)
         self.bind(daily, removed, alias="removed")
         self.bind(daily, added, alias="added")
-        self.distinct("video_id", [*removed, *added])
-        self.merge_keyed("video_retention", sql("video_retention"), keep_old=not full)
+        # the sums that sql/video_retention.sql defines, computed with numpy
+        counts = {a: self.con.table(a).to_arrow_table() for a in ("previous", "removed", "added")}
+        self.con.register("retention_totals", retention.totals(**counts))
+        try:
+            self.merge_keyed("video_retention", "SELECT * FROM retention_totals", keep_old=not full)
+        finally:
+            self.con.unregister("retention_totals")
 
     def _user_all_time(self, old_activity: list[DataFile], full: bool) -> None:
         t0 = time.perf_counter()
