@@ -20,11 +20,15 @@ class WarehouseSettings(BaseSettings):
     # DuckDB limits for rollups (e.g. "4GB"); default: DuckDB's own (80 % of RAM, all cores).
     warehouse_memory_limit: str | None = None
     warehouse_threads: int | None = Field(default=None, ge=1, le=1024)
+    # memory DuckDB's block allocator keeps for reuse during a rollup; "0" turns it off
+    warehouse_block_memory: str = "2GB"
     log_level: str = "INFO"
 
     def warehouse_config(self) -> WarehouseConfig:
         return WarehouseConfig(
-            memory_limit=self.warehouse_memory_limit, threads=self.warehouse_threads
+            memory_limit=self.warehouse_memory_limit,
+            threads=self.warehouse_threads,
+            block_memory=self.warehouse_block_memory,
         )
 
 

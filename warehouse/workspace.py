@@ -97,6 +97,8 @@ class Workspace:
         self.staged: dict[tuple[str, str], list[DataFile]] = {}
         self.timings = timings
         self.main = store.connect()
+        if store.config.block_memory not in (None, "", "0"):
+            self.main.execute("SET block_allocator_memory = ?", [store.config.block_memory])
         self._local = threading.local()  # each worker thread's own cursor (see parallel)
         self.setup(self.main)
 
