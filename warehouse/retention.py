@@ -6,8 +6,8 @@ known duration and, for each 1 % bucket sampled at its midpoint, ``covered_views
 played intervals contain the point) and ``plays`` (intervals containing it, with
 multiplicity). Each interval [start_s, end_s) plays buckets [b0, b1) with
 b = ceil(100 * s / duration - 0.5), the same double arithmetic as the SQL, so integer results
-are identical. Difference arrays again, but as one ``bincount`` over all videos instead of a
-window over unnested structs: about ten times less work at 2M views.
+are identical. Difference arrays again, added in place (``np.add.at``) into one array over all
+videos instead of a window over unnested structs: about ten times less work at 2M views.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 BUCKETS = 100
-_WIDTH = BUCKETS + 1  # buckets 0..100: a range may end at 100
-_SHIFT = 256  # > _WIDTH: view index * _SHIFT + bucket keeps views apart in one running max
+_SHIFT = 256  # > 100: view index * _SHIFT + bucket keeps views apart in one running max
+_CHUNK = 1 << 18  # views per chunk
 
 Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
 COUNTS = ("views", "covered_views", "plays")
 
 
@@ -32,28 +33,61 @@ def daily_counts(views: pa.Table) -> pa.Table:
     names, video_of_view = videos.dictionary, videos.indices.to_numpy().astype(np.int64)
     n = len(names)
     denominator = np.bincount(video_of_view, minlength=n)
-
+    # the difference arrays of every video over buckets 0..99, and one sink slot at the end
+    # for the deltas at bucket 100 (past the last bucket: they change no running sum)
+    plays = np.zeros(n * BUCKETS + 1, dtype=np.int64)
+    covered = np.zeros(n * BUCKETS + 1, dtype=np.int64)
     lists = views.column("played_intervals").combine_chunks()
+    durations = views.column("duration_s").to_numpy().astype(np.float64)
+    # a few hundred thousand views at a time: the temporaries stay small and their memory is
+    # reused, where whole-day arrays cost more in page faults (dear on a VM) than in arithmetic
+    for lo in range(0, len(lists), _CHUNK):
+        base = video_of_view[lo : lo + _CHUNK] * BUCKETS
+        _add_chunk(lists.slice(lo, _CHUNK), durations[lo : lo + _CHUNK], base, plays, covered)
+    return pa.table(
+        {
+            "video_id": names,
+            "views": pa.array(denominator, pa.int64()),
+            "covered_views": _running(covered, n),
+            "plays": _running(plays, n),
+        }
+    )
+
+
+def _add_chunk(
+    lists: pa.ListArray, duration_of_view: Floats, base: Ints, plays: Ints, covered: Ints
+) -> None:
+    """Add one chunk's deltas to ``plays`` and ``covered`` (flat, video-major); ``base`` is
+    each of its views' video index times ``BUCKETS``."""
     view = pc.list_parent_indices(lists).to_numpy().astype(np.int64)
     flat = pc.list_flatten(lists)
     start = flat.field("start_s").to_numpy(zero_copy_only=False).astype(np.float64)
     end = flat.field("end_s").to_numpy(zero_copy_only=False).astype(np.float64)
-    duration = views.column("duration_s").to_numpy().astype(np.float64)[view]
+    duration = duration_of_view[view]
     with np.errstate(invalid="ignore"):
         b0f = np.maximum(0.0, np.ceil(100 * start / duration - 0.5))
         b1f = np.minimum(100.0, np.ceil(100 * end / duration - 0.5))
         keep = b1f > b0f  # False for NaN (a NULL bound): the SQL drops those too
     view, b0, b1 = view[keep], b0f[keep].astype(np.int64), b1f[keep].astype(np.int64)
+    if not len(view):
+        return
     # order by (view, b0, b1) as one integer key (buckets are 0..100); the flattened lists
     # are already in view order, and usually in start order within a view: then skip the sort
     key = (view * _SHIFT + b0) * _SHIFT + b1
     if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):
         key = np.sort(key)
         view, b0, b1 = key // (_SHIFT * _SHIFT), key // _SHIFT % _SHIFT, key % _SHIFT
-    video = video_of_view[view]
+    at = base[view]
+    sink = len(plays) - 1
+
+    def slot(bucket: Ints, rows: Ints) -> Ints:
+        out: Ints = np.where(bucket < BUCKETS, at[rows] + bucket, sink)
+        return out
 
     # +1 where each range starts, -1 where it ends
-    plays = _curves(n, (video, b0, 1), (video, b1, -1))
+    everything = np.arange(len(view))
+    np.add.at(plays, at + b0, 1)
+    np.subtract.at(plays, slot(b1, everything), 1)
     # covered: the union of each view's ranges; an island starts where a range begins after
     # every earlier range of the view ended (reach = the furthest end so far)
     reach = np.maximum.accumulate(view * _SHIFT + b1) - view * _SHIFT
@@ -64,32 +98,19 @@ def daily_counts(views: pa.Table) -> pa.Table:
     before = np.empty_like(reach)
     before[0:1] = -1
     before[1:] = reach[:-1]
-    starts = first | (b0 > before)
-    closes = starts & ~first
-    covered = _curves(
-        n,
-        (video[starts], b0[starts], 1),
-        (video[closes], before[closes], -1),
-        (video[last], reach[last], -1),
-    )
-    return pa.table(
-        {
-            "video_id": names,
-            "views": pa.array(denominator, pa.int64()),
-            "covered_views": covered,
-            "plays": plays,
-        }
-    )
+    starts = np.flatnonzero(first | (b0 > before))
+    closes = np.flatnonzero((first | (b0 > before)) & ~first)
+    ends = np.flatnonzero(last)
+    np.add.at(covered, at[starts] + b0[starts], 1)
+    np.subtract.at(covered, slot(before[closes], closes), 1)
+    np.subtract.at(covered, slot(reach[ends], ends), 1)
 
 
-def _curves(n: int, *deltas: tuple[Ints, Ints, int]) -> pa.Array:
-    """Per video, the running sums over buckets 0..99 of ``deltas`` (video, bucket, weight), as
-    100-element lists. Weights are summed as doubles: exact far beyond any count of views."""
-    index = np.concatenate([v * _WIDTH + b for v, b, _ in deltas])
-    weight = np.concatenate([np.full(len(v), float(w)) for v, _, w in deltas])
-    sums = np.bincount(index, weights=weight, minlength=n * _WIDTH).reshape(n, _WIDTH)
-    curves = np.cumsum(sums, axis=1)[:, :BUCKETS].astype(np.int64)  # a C-contiguous copy
-    offsets = np.arange(0, curves.size + 1, BUCKETS, dtype=np.int32)
+def _running(deltas: Ints, n: int) -> pa.Array:
+    """Per video, the running sums of ``deltas`` over buckets 0..99, as 100-element lists."""
+    curves = deltas[: n * BUCKETS].reshape(n, BUCKETS)
+    np.cumsum(curves, axis=1, out=curves)
+    offsets = np.arange(0, n * BUCKETS + 1, BUCKETS, dtype=np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(curves.ravel(), pa.int64()))
 
 
