@@ -223,10 +223,13 @@ def _users(ws: Workspace, day: date) -> None:
     ws.bind("catalog", ws.work.files("catalog"))
     goal_days = con.sql("SELECT user_id, day FROM user_daily WHERE goal_met").pl()
     con.register("streaks", streaks(goal_days).to_arrow())
+    activity = sql("user_all_time_activity")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE user_all_time_activity AS {activity}")
     try:
         ws.patch("user_all_time", UNPARTITIONED, sql("user_all_time"), USERS)
     finally:
         con.unregister("streaks")
+        con.execute("DROP TABLE user_all_time_activity")
 
 
 def _gather(ws: Workspace, name: str, fresh_days: list[str]) -> None:

@@ -18,6 +18,7 @@ patches of the partitions (``warehouse.late``, ``warehouse.patches``).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -106,12 +107,7 @@ class _Run(Workspace):
         old_retention = self.snap.files(
             "video_retention_daily", (d.isoformat() for d in p.view_days)
         )
-        # course progress reads no views: it runs beside them; the video tables and the user
-        # tables only share the views: they run at once when those are written
-        self.parallel(
-            lambda: self._views_then_chains(p, old_retention, old_activity, full),
-            lambda: self._course_progress(p),
-        )
+        self._views_then_chains(p, old_retention, old_activity, full)
         # after the whole days, so a patch recomputes its keys from their newest inputs
         for day, tag in sorted(patchable.items()):
             t0 = time.perf_counter()
@@ -154,6 +150,8 @@ class _Run(Workspace):
             self.con.execute(f"SET threads = {threads}")
 
     def _video_chain(self, p: Plan, old_retention: list[DataFile], full: bool) -> None:
+        """The video tables, then course progress (which reads no views): the views get both
+        cores to themselves, and this chain ends well before the user chain."""
         for day in sorted(p.view_days):
             for name in (*VIDEO_DAY_TABLES, "creator_daily"):
                 t0 = time.perf_counter()
@@ -163,6 +161,7 @@ class _Run(Workspace):
             t0 = time.perf_counter()
             self._video_retention(p, old_retention, full)
             self.timed("video_retention", t0)
+        self._course_progress(p)
 
     def _user_chain(self, p: Plan, old_activity: list[DataFile], full: bool) -> None:
         for day in sorted(p.pref_days):
@@ -171,15 +170,32 @@ class _Run(Workspace):
         for run in _consecutive(sorted(p.local_days)):
             self.run_of_days("user_activity", run)
         self.timed("user_activity", t0)
-        t0 = time.perf_counter()
-        for day in sorted(p.local_days):
-            self.partition("user_daily", day)
-        self.timed("user_daily", t0)
-        # weeks and months, and all-time, read the same days but not each other: at once
-        self.parallel(
-            lambda: self._user_periods(p),
-            lambda: self._user_all_time(old_activity, full) if p.local_days else None,
-        )
+        # all-time's watching figures need only user_activity: they are computed while the days
+        # are written; the weeks and months then run beside the rest of all-time
+        done = threading.Event()
+        written: list[bool] = []
+
+        def days_then_periods() -> None:
+            try:
+                t0 = time.perf_counter()
+                for day in sorted(p.local_days):
+                    self.partition("user_daily", day)
+                self.timed("user_daily", t0)
+                written.append(True)
+            finally:
+                done.set()
+            self._user_periods(p)
+
+        def days_written() -> None:
+            done.wait()
+            if not written:  # the other chain raises its own error: parallel reports it first
+                raise RuntimeError("user_daily was not written")
+
+        def all_time() -> None:
+            if p.local_days:
+                self._user_all_time(old_activity, full, days_written)
+
+        self.parallel(days_then_periods, all_time)
 
     def _user_periods(self, p: Plan) -> None:
         t0 = time.perf_counter()
@@ -217,23 +233,32 @@ class _Run(Workspace):
         finally:
             self.con.unregister("retention_totals")
 
-    def _user_all_time(self, old_activity: list[DataFile], full: bool) -> None:
+    def _user_all_time(
+        self, old_activity: list[DataFile], full: bool, days_written: Callable[[], None]
+    ) -> None:
+        """user_all_time for every user (``full``) or the users of the dirty local days, over
+        all their days; its watching half first, the days half once ``days_written`` returns."""
         t0 = time.perf_counter()
-        self.bind_inputs("user_all_time", None)
-        if full:  # every user, none of the old rows kept: nothing to filter by
+        in_scope = ""  # a full rebuild: every user, none of the old rows kept
+        if full:
             self.distinct("user_id", [])
-        else:  # the users of the dirty local days, over all their days
+        else:
             new = [f for (n, _), fs in self.staged.items() if n == "user_activity" for f in fs]
             self.distinct("user_id", [*old_activity, *new])
-            for name in ("user_activity", "user_daily"):
-                in_scope = "user_id IN (SELECT user_id FROM scope)"
-                self.bind(name, self.work.files(name), where=in_scope)
+            in_scope = "user_id IN (SELECT user_id FROM scope)"
+        self.bind("user_activity", self.work.files("user_activity"), where=in_scope)
+        self.bind("catalog", self.work.files("catalog"))
+        activity = sql("user_all_time_activity")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE user_all_time_activity AS {activity}")
+        days_written()
+        self.bind("user_daily", self.work.files("user_daily"), where=in_scope)
         goal_days = self.con.sql("SELECT user_id, day FROM user_daily WHERE goal_met").pl()
         self.con.register("streaks", streaks(goal_days).to_arrow())
         try:
             self.merge_keyed("user_all_time", sql("user_all_time"), keep_old=not full)
         finally:
             self.con.unregister("streaks")
+            self.con.execute("DROP TABLE user_all_time_activity")
         self.timed("user_all_time", t0)
 
     def _catalog_changes(self) -> set[date]:

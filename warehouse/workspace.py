@@ -44,7 +44,8 @@ INPUTS: dict[str, dict[str, tuple[int, int] | None]] = {
     "user_weekly": {"user_activity": (0, 6), "user_daily": (0, 6)},
     "user_monthly": {"user_activity": (0, 30), "user_daily": (0, 30)},
     "video_retention": {},  # bound by _video_retention: previous, removed, added
-    "user_all_time": {"user_activity": None, "user_daily": None, "catalog": None},
+    "user_all_time_activity": {"user_activity": None, "catalog": None},
+    "user_all_time": {"user_daily": None},  # and user_all_time_activity's result
     "course_progress": {"milestones": None, "catalog": None},
 }
 
