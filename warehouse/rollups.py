@@ -17,7 +17,9 @@ patches of the partitions (``warehouse.late``, ``warehouse.patches``).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -127,24 +129,21 @@ class _Run(Workspace):
             self.timed("views", t0)
         # Two chains on two cursors, each already a thread of its own: DuckDB's pool, shared
         # by the whole connection, gets half the threads, or it oversubscribes the cores
-        # (measured at 100M on 2 cores: 30 -> 25.5 CPU-s, 15.3 -> 14.3 s).
+        # (measured at 100M on 2 cores: 30 -> 25.5 CPU-s, 15.3 -> 14.3 s). The chain still
+        # running when the other ends gets the whole pool; the pool's new threads start from
+        # this thread, so they keep its priority.
         threads = self.store.config.threads or os.cpu_count() or 1
         self.con.execute(f"SET threads = {max(1, threads // 2)}")
 
-        def then_all_threads(chain: Callable[[], None]) -> Callable[[], None]:
-            def run() -> None:
-                try:
-                    chain()
-                finally:  # the chain still running gets the whole pool (measured at 100M:
-                    # the video chain ends ~4 s before the user chain)
-                    self.con.execute(f"SET threads = {threads}")
-
-            return run
+        def video_chain() -> None:
+            _yield_cpu()
+            self._video_chain(p, old_retention, full)
 
         try:
             self.parallel(
-                then_all_threads(lambda: self._video_chain(p, old_retention, full)),
-                then_all_threads(lambda: self._user_chain(p, old_activity, full)),
+                video_chain,
+                lambda: self._user_chain(p, old_activity, full),
+                first_done=lambda: self.con.execute(f"SET threads = {threads}"),
             )
         finally:
             self.con.execute(f"SET threads = {threads}")
@@ -351,3 +350,22 @@ def _consecutive(days: list[date]) -> list[list[date]]:
         else:
             runs.append([d])
     return runs
+
+
+# The nice value the video chain's thread takes. The user chain is the critical path (at 100M:
+# views, then user_activity, then user_all_time's watching half, then its days half): under
+# nice 10 the video chain gets the cores the user chain leaves idle, and the full 100M rollup
+# went from 14.0-14.1 to 12.8-13.1 s, also using about 2 CPU-s less (fewer threads fighting
+# over the caches). Only Linux has a nice value per thread; elsewhere the chains run as equals.
+VIDEO_CHAIN_NICE = 10
+
+
+def _yield_cpu() -> None:
+    """Lower the calling thread's CPU priority by ``VIDEO_CHAIN_NICE`` (Linux only). Raising
+    it back needs privileges, so only call this on a thread that ends with its work."""
+    if sys.platform != "linux":
+        return
+    tid = threading.get_native_id()
+    with contextlib.suppress(OSError):  # not allowed here: equal priority is still correct
+        now = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, now + VIDEO_CHAIN_NICE)

@@ -14,7 +14,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -115,10 +115,13 @@ class Workspace:
         con: duckdb.DuckDBPyConnection | None = getattr(self._local, "con", None)
         return con if con is not None else self.main
 
-    def parallel(self, *chains: Callable[[], None]) -> None:
+    def parallel(
+        self, *chains: Callable[[], None], first_done: Callable[[], object] | None = None
+    ) -> None:
         """Run independent chains of steps at once, each on its own cursor. DuckDB keeps both
         cores busy only part of the time (sorts, Parquet writes, Python steps); chains
-        overlap those gaps. Each chain stages different tables, so the order does not matter."""
+        overlap those gaps. Each chain stages different tables, so the order does not matter.
+        ``first_done`` runs on the calling thread as soon as one chain has ended."""
 
         def run(chain: Callable[[], None]) -> None:
             self._local.con = self.main.cursor()
@@ -130,7 +133,11 @@ class Workspace:
                 self._local.con = None
 
         with ThreadPoolExecutor(max_workers=len(chains)) as pool:
-            for done in [pool.submit(run, c) for c in chains]:
+            futures = [pool.submit(run, c) for c in chains]
+            if first_done is not None:
+                wait(futures, return_when=FIRST_COMPLETED)
+                first_done()
+            for done in futures:
                 done.result()
 
     # -- plumbing ------------------------------------------------------------------------------
