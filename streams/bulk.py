@@ -199,12 +199,12 @@ class TableSink:
                 for key, value in kvs:
                     wb.put(key, value)
                 store._db_for_partition(p).write(wb)
-            for p, kvs in by_partition.items():
                 for fut, count in await _send_closed(kafka, topic, p, kvs):
                     fut.add_done_callback(_persisted(store, TP(topic, p), count))
                     acked.append(fut)
-            # One table at a time: events fold (and reads answer) in between.
-            await asyncio.sleep(0)
+                # One partition at a time: events fold (and reads answer) in between, so a
+                # flush of thousands of states does not hold the loop for tens of ms.
+                await asyncio.sleep(0)
         return asyncio.gather(*acked)
 
     def ack(self, offsets: Mapping[Any, tuple[int, int]]) -> None:
