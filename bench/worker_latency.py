@@ -14,9 +14,11 @@ its Kafka acknowledgement to when its state is *visible* and when it is *durable
   or after the event's ``ts``; the worker writes RocksDB before sending it, and acknowledges
   the source offset only once the flush is done. Passive: it costs the worker nothing.
 
-The events go straight to Kafka with the API's producer settings (acks=all, idempotent,
-linger 2 ms): the Kafka ack is what the API acknowledges on; the ingest HTTP hop is not
-included. Latencies in ms.
+The events go to Kafka through the API's own publisher (``ingest_api.publisher``: acks=all,
+idempotent, the records of concurrent requests sharing one open batch per partition): the
+events due in each millisecond are published together, as the requests of that millisecond
+would be, and a probe's ack is the publish returning, which is when the API acknowledges.
+The ingest HTTP hop is not included. Latencies in ms.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import contextlib
 import json
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,8 +39,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.processes import api_server, cpu_seconds, runqueue_seconds
-from bench.worker_events import Events, api_producer
+from bench.worker_events import Events
 from ingest_api.contract import TOPIC_PLAYER_EVENTS
+from ingest_api.publisher import KafkaPublisher
 from watchflow.local_kafka import free_port
 
 HOST = "127.0.0.1"
@@ -128,6 +132,28 @@ async def _poll_visible(
         await asyncio.sleep(POLL_S if t1 - pr.acked < 1.0 else SLOW_POLL_S)
 
 
+def _settles(fut: asyncio.Future[None]) -> Callable[[asyncio.Task[None]], None]:
+    """A done-callback that settles ``fut`` as the publish task ended."""
+
+    def done(task: asyncio.Task[None]) -> None:
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            fut.set_exception(exc)
+        else:
+            fut.set_result(None)
+
+    return done
+
+
+def _stamps(pr: _Probe) -> Callable[[asyncio.Future[None]], None]:
+    """A done-callback noting when the probe's event was acknowledged."""
+
+    def done(_: asyncio.Future[None]) -> None:
+        pr.acked = time.perf_counter()
+
+    return done
+
+
 async def paced_latency(
     bootstrap: str,
     changelog: str,
@@ -157,10 +183,24 @@ async def paced_latency(
     stop = asyncio.Event()
     headers = {"Authorization": f"Bearer {reader.token}"} if reader else {}
     client = httpx.AsyncClient(timeout=5, headers=headers)
-    p = api_producer(bootstrap)
+    p = KafkaPublisher(bootstrap, topics={TOPIC_PLAYER_EVENTS: partitions})
     await p.start()
+    while not p.available:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
     follower = asyncio.create_task(_follow_changelog(c, pending, stop))
     late_sends: list[float] = []
+    publishing: list[asyncio.Task[None]] = []
+    tick: list[tuple[bytes, bytes]] = []
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[None] = loop.create_future()  # the current tick's acknowledgement
+
+    def publish() -> None:
+        # the events due so far go out as one publish, as the API's concurrent requests share
+        # its batches; the tick's future resolves with it
+        task = asyncio.create_task(p.publish(TOPIC_PLAYER_EVENTS, tick))
+        task.add_done_callback(_settles(fut))
+        publishing.append(task)
+
     cpu0 = (cpu_seconds(pid), runqueue_seconds(pid)) if pid else (0.0, 0.0)
     t0 = time.perf_counter()
     next_visible = t0
@@ -168,11 +208,14 @@ async def paced_latency(
     for i, (key, value) in enumerate(zip(ev.keys, ev.values, strict=True)):
         due = t0 + i / rate
         now = time.perf_counter()
-        if due > now + PACE_S:  # a sleep per event cost this core more than the sends
+        if due > now + PACE_S:
+            if tick:
+                publish()
+                tick, fut = [], loop.create_future()
             await asyncio.sleep(due - now)
-        elif due < now:
+        elif due < now - PACE_S:
             late_sends.append((now - due) * 1000)
-        fut = await p.send(TOPIC_PLAYER_EVENTS, value, key=key)
+        tick.append((key, value))
         target = ev.probes[i]
         if target is None:
             continue
@@ -182,19 +225,21 @@ async def paced_latency(
             pr = _Probe(ts_ms)
             durable.append(pr)
             pending.setdefault(video_key(user, video), []).append(pr)
-            fut.add_done_callback(lambda _f, pr=pr: setattr(pr, "acked", time.perf_counter()))
+            fut.add_done_callback(_stamps(pr))
         if reader is not None and now >= next_visible:
             next_visible = now + 1 / visible_per_s
             vp = _Probe(ts_ms)
             visible.append(vp)
-            fut.add_done_callback(lambda _f, vp=vp: setattr(vp, "acked", time.perf_counter()))
+            fut.add_done_callback(_stamps(vp))
             url = (
                 f"{reader.base_url}/v1/users/{quote(user, safe='')}/videos/{quote(video, safe='')}"
             )
             pollers.append(asyncio.create_task(_poll_visible(client, url, vp, fut, read_ms)))
+    if tick:
+        publish()
     sent_s = time.perf_counter() - t0
     cpu1 = (cpu_seconds(pid), runqueue_seconds(pid)) if pid else (0.0, 0.0)
-    await p.flush()
+    await asyncio.gather(*publishing)
     deadline = time.perf_counter() + GIVE_UP_S
     while time.perf_counter() < deadline and any(pr.seen is None for pr in durable):  # noqa: ASYNC110
         await asyncio.sleep(0.1)
