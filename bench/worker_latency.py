@@ -99,13 +99,21 @@ async def _follow_changelog(
         for msgs in (await c.getmany(timeout_ms=100, max_records=2000)).values():
             now = time.perf_counter()
             for m in msgs:
-                waiting = pending.get(m.key or b"")
+                key = m.key or b""
+                waiting = pending.get(key)
                 if not waiting or m.value is None:
                     continue
                 last = video_state.last_ms(codec.decode_video(m.value))
                 for pr in waiting:
                     if pr.seen is None and last >= pr.ts_ms:
                         pr.seen = now
+                # seen probes go: this loop shares the sender's core, and decoding every
+                # state of every key ever probed made the sends late
+                left = [pr for pr in waiting if pr.seen is None]
+                if left:
+                    pending[key] = left
+                else:
+                    del pending[key]
 
 
 async def _poll_visible(
