@@ -536,6 +536,41 @@ class MilestoneRecord(BaseModel):
     source_event_id: str
 
 
+class EraseRequest(BaseModel):
+    """A control record on player-events: erase the user everywhere downstream (SPEC §7).
+
+    Keyed by the user id like the user's events, so it lands on their partition *after*
+    every event acknowledged before it: the worker drops the user's live state when it
+    reaches it, the sink the user's tier-1 and tier-2 rows, and a replay of the log erases
+    again. Only ``watchflow erase-user`` writes one; the ingest API never accepts it (it is
+    not an event). Its value starts with ``CONTROL_PREFIX``, which no event's does."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    control: Literal["erase_user"]
+    erasure_id: Annotated[str, Field(min_length=8, max_length=64)]
+    user_id: Id
+    requested_at: AwareDatetime
+
+
+CONTROL_PREFIX = b'{"control":'
+
+
+def control_of(value: bytes) -> EraseRequest | None:
+    """The control request a player-events value holds, or None for an event (cheap: a prefix
+    test). Raises ``ValidationError`` for a malformed control record."""
+    if not value.startswith(CONTROL_PREFIX):
+        return None
+    return EraseRequest.model_validate_json(value)
+
+
+def control_bytes(req: EraseRequest) -> bytes:
+    """The record value of ``req`` (``control`` first, so ``control_of`` knows it)."""
+    raw = req.__pydantic_serializer__.to_json(req)
+    assert raw.startswith(CONTROL_PREFIX)
+    return raw
+
+
 class SessionRecord(BaseModel):
     """One closed playback session on watch-sessions (SPEC §4.3)."""
 

@@ -26,13 +26,18 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from ingest_api.contract import TOPIC_DEAD_LETTER, TOPIC_MILESTONES, TOPIC_SESSIONS
+from ingest_api.contract import (
+    TOPIC_DEAD_LETTER,
+    TOPIC_MILESTONES,
+    TOPIC_SESSIONS,
+    EraseRequest,
+)
 from streams import records
 from streams.latency import HotPathStats
 from streams.processor import Processor, Step
-from streams.records import BadRecord
+from streams.records import BadRecord, Event
 from streams.writeback import WriteBack
 
 log = logging.getLogger("watchflow.worker")
@@ -131,8 +136,15 @@ class Batcher:
                 self._dead_letter(rec, exc.error)
                 continue
             try:
-                rewrite = replays and self.maybe_replayed(tp, rec.offset)
-                step = advance(ev, partition, rewrite=rewrite)
+                if type(ev) is EraseRequest:
+                    step = proc.erase(ev.user_id, partition)
+                    log.info(
+                        "user erased from live state",
+                        extra={"erasure_id": ev.erasure_id, "videos": len(step.erased_videos)},
+                    )
+                else:
+                    rewrite = replays and self.maybe_replayed(tp, rec.offset)
+                    step = advance(cast(Event, ev), partition, rewrite=rewrite)
             except Exception as exc:  # a model bug must not stall the partition forever
                 log.exception("event could not be processed")
                 self._dead_letter(rec, f"processing: {exc!r}")

@@ -197,9 +197,13 @@ class TableSink:
             for p, kvs in by_partition.items():
                 wb = rocksdict.WriteBatch(raw_mode=True)
                 for key, value in kvs:
-                    wb.put(key, value)
+                    if value:
+                        wb.put(key, value)
+                    else:  # writeback.DELETED: gone, and a tombstone on the changelog
+                        wb.delete(key)
                 store._db_for_partition(p).write(wb)
-                for fut, count in await _send_closed(kafka, topic, p, kvs):
+                sent = [(k, v or None) for k, v in kvs]
+                for fut, count in await _send_closed(kafka, topic, p, sent):
                     fut.add_done_callback(_persisted(store, TP(topic, p), count))
                     acked.append(fut)
                 # One partition at a time: events fold (and reads answer) in between, so a
@@ -224,7 +228,7 @@ def _persisted(store: Any, tp: TP, count: int) -> Callable[[asyncio.Future[Any]]
 
 
 async def _send_closed(
-    kafka: Any, topic: str, p: int, kvs: Sequence[tuple[bytes | None, bytes]]
+    kafka: Any, topic: str, p: int, kvs: Sequence[tuple[bytes | None, bytes | None]]
 ) -> list[tuple[asyncio.Future[Any], int]]:
     """Queue ``kvs`` on ``topic``/``p`` as closed aiokafka batches; each batch's future (its
     acknowledgement, with the batch's base offset) and how many records it holds."""

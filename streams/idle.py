@@ -72,6 +72,15 @@ class OpenSessions:
         self._next[partition] = earliest
         return out
 
+    def keys(self, partition: int) -> list[bytes]:
+        return list(self._states.get(partition, ()))
+
+    def forget(self, partition: int, key: bytes) -> None:
+        """Drop ``key``'s cached state (its user was erased)."""
+        states = self._states.get(partition)
+        if states is not None:
+            states.pop(key, None)
+
     def drop(self, partition: int) -> None:
         self._states.pop(partition, None)
         self._next.pop(partition, None)

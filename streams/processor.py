@@ -41,6 +41,7 @@ from streams.model.user_state import UserState
 from streams.model.video_encoder import VideoEncoder
 from streams.model.video_state import VideoState
 from streams.records import Event
+from streams.writeback import DELETED
 
 _PLAYBACK_TYPES = frozenset((StartEvent, SeekEvent, ErrorEvent, PlaybackEvent))
 _MAX_THRESHOLDS = 200_000  # cached thresholds before the cache starts over
@@ -66,6 +67,8 @@ class Step:
     milestones: list[MilestoneRecord] = field(default_factory=list)
     sessions: list[SessionRecord] = field(default_factory=list)
     watermark_ms: int = 0
+    erased: bytes | None = None  # a user whose every key goes (``Processor.erase``)
+    erased_videos: tuple[bytes, ...] = ()
 
     @property
     def emits(self) -> bool:
@@ -73,7 +76,7 @@ class Step:
 
     @property
     def writes(self) -> bool:
-        return bool(self.videos or self.users or self.history)
+        return bool(self.videos or self.users or self.history or self.erased is not None)
 
 
 class Processor:
@@ -107,16 +110,16 @@ class Processor:
         if st is not None:
             return st
         raw = self.videos.get(key)
-        return None if raw is None else codec.decode_video(raw)
+        return codec.decode_video(raw) if raw else None  # DELETED in a plain dict: none
 
     def user(self, user: bytes) -> UserState | None:
         raw = self.users.get(user)
-        return None if raw is None else codec.decode_user(raw)
+        return codec.decode_user(raw) if raw else None
 
     def sessions_of(self, user: bytes) -> list[dict[str, object]]:
         """The user's latest closed sessions, newest first (SessionRecord JSON objects)."""
         raw = self.history.get(user)
-        return [] if raw is None else list(orjson.loads(raw))
+        return list(orjson.loads(raw)) if raw else []
 
     def threshold(self, user: bytes) -> Threshold:
         th = self._thresholds.get(user)
@@ -181,11 +184,25 @@ class Processor:
             step.users[uid] = old_u
         if out is not NOTHING:
             self._outputs(step, uid, user, out, rewrite)
-        if rewrite and uid not in step.history and (raw := self.history.get(uid)) is not None:
+        if rewrite and uid not in step.history and (raw := self.history.get(uid)):
             # A replayed step may be a no-op here because RocksDB already holds its effect
             # while the changelog never got it: rewrite the history too, not just the states.
             step.history[uid] = raw
         return step
+
+    def erase(self, user_id: str, partition: int) -> Step:
+        """Forget the user (SPEC §7, GDPR): every ``videos`` key of theirs, their ``users``
+        and ``history`` values; ``apply`` deletes them (tombstones on the changelogs). An
+        event of theirs that comes later starts them afresh."""
+        prefix = tables.user_prefix(user_id)
+        scan = getattr(self.videos, "keys_with_prefix", None)  # a WriteBack's, over RocksDB
+        if scan is not None:
+            keys: set[bytes] = set(scan(prefix))
+        else:  # a plain dict (unit tests, the benchmark's peers)
+            keys = {k for k, v in cast(dict[bytes, bytes], self.videos).items() if v}
+            keys = {k for k in keys if k.startswith(prefix)}
+        keys.update(k for k in self.open.keys(partition) if k.startswith(prefix))
+        return Step(partition, erased=user_id.encode(), erased_videos=tuple(sorted(keys)))
 
     def sweep(self, partition: int) -> Step | None:
         """Close the sessions of ``partition`` idle at its watermark; None if none are."""
@@ -228,7 +245,7 @@ class Processor:
         self, uid: bytes, recs: Iterable[SessionRecord], pending: bytes | None
     ) -> bytes:
         raw = pending if pending is not None else self.history.get(uid)
-        docs: list[dict[str, object]] = [] if raw is None else orjson.loads(raw)
+        docs: list[dict[str, object]] = orjson.loads(raw) if raw else []
         for rec in recs:
             doc = orjson.loads(rec.__pydantic_serializer__.to_json(rec))
             # A session closed again after a crash replaces its first record.
@@ -248,6 +265,15 @@ class Processor:
             self._thresholds[uid] = preferences.completion_threshold(ust.prefs)
         for uid, raw in step.history.items():
             self.history[uid] = raw
+        if step.erased is not None:
+            uid = step.erased
+            for key in step.erased_videos:
+                self.videos[key] = DELETED
+                opened.forget(partition, key)
+            self.users[uid] = DELETED
+            self.history[uid] = DELETED
+            self._thresholds.pop(uid, None)
+            self._keys = {k: v for k, v in self._keys.items() if k[0].encode() != uid}
         opened.saw(partition, step.watermark_ms)
 
     # -- assignment ----------------------------------------------------------------------

@@ -13,7 +13,14 @@ import base64
 import orjson
 from pydantic import ValidationError
 
-from ingest_api.contract import EVENT, MilestoneRecord, SessionRecord, error_messages
+from ingest_api.contract import (
+    EVENT,
+    EraseRequest,
+    MilestoneRecord,
+    SessionRecord,
+    control_of,
+    error_messages,
+)
 from streams.model.user_state import UserAction
 from streams.model.watch_state import VideoEvent
 
@@ -31,14 +38,22 @@ class BadRecord(Exception):
         self.error = error
 
 
-def decode_event(key: bytes | None, value: bytes | None) -> Event:
-    """The event in a ``player-events`` record; raises ``BadRecord`` saying why not."""
+def decode_event(key: bytes | None, value: bytes | None) -> Event | EraseRequest:
+    """The event (or the control request: ``EraseRequest``) in a ``player-events`` record;
+    raises ``BadRecord`` saying why not."""
     if value is None:
         raise BadRecord("value: missing (tombstone)")
     try:
-        ev: Event = _validate_json(value)
+        ev: Event | EraseRequest = _validate_json(value)
     except ValidationError as exc:
-        raise BadRecord("; ".join(error_messages(exc))) from None
+        # not an event: a control record (tested only now, so events pay nothing for it)?
+        try:
+            control = control_of(value)
+        except ValidationError as bad:
+            raise BadRecord("; ".join(error_messages(bad))) from None
+        if control is None:
+            raise BadRecord("; ".join(error_messages(exc))) from None
+        ev = control
     if key is not None and key != ev.user_id.encode():
         # Its partition was chosen by another key: this user's state lives elsewhere.
         raise BadRecord(f"key: {key!r} is not the event's user_id")

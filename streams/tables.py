@@ -40,6 +40,11 @@ def video_key(user_id: str, video_id: str) -> bytes:
     return user + _SEP + video_id.encode()
 
 
+def user_prefix(user_id: str) -> bytes:
+    """What every ``videos`` key of the user starts with."""
+    return video_key(user_id, "")
+
+
 def user_of(key: bytes) -> bytes:
     """The user id (bytes) a ``videos`` or ``users``/``history`` key belongs to."""
     user, sep, _ = key.partition(_SEP)
@@ -125,6 +130,20 @@ class RawStore:
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         raise TypeError("write through the write-back cache")
+
+    def keys_with_prefix(self, prefix: bytes) -> set[bytes]:
+        """The stored keys starting with ``prefix``, which must name one user (``user|``):
+        all of them live in that user's partition."""
+        store = self.table.data
+        db = store._dbs.get(store._partition(prefix)) if hasattr(store, "_dbs") else None
+        if db is None:
+            return set()
+        keys: set[bytes] = set()
+        for key in db.keys(from_key=prefix):
+            if not key.startswith(prefix):
+                break
+            keys.add(key)
+        return keys
 
 
 @dataclass(frozen=True)

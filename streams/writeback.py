@@ -12,15 +12,21 @@ in one bulk write per partition (``streams.bulk``). Three layers, newest first:
 ``begin()`` moves ``pending`` to ``flushing`` and returns it; ``done()`` forgets it once it
 is stored; ``abort()`` puts it back under whatever was written since (a failed or cancelled
 flush loses nothing, and the newer values still win).
+
+``DELETED`` (an empty value, which no state encodes to) written under a key deletes it: reads
+see no value from then on, and the flush deletes it from RocksDB and writes a tombstone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
+
+DELETED = b""
 
 
 class Store(Protocol):
-    """The two operations a write-back needs of its backing store (and offers itself)."""
+    """The operations a write-back needs of its backing store (and offers itself)."""
 
     def get(self, key: bytes) -> bytes | None: ...
 
@@ -39,7 +45,25 @@ class WriteBack:
             value = self.flushing.get(key)
             if value is None:
                 return self.backing.get(key)
-        return value
+        return value or None  # DELETED reads as no value
+
+    def keys_with_prefix(self, prefix: bytes) -> set[bytes]:
+        """The keys starting with ``prefix`` that have a value (deleted ones left out)."""
+        scan = getattr(self.backing, "keys_with_prefix", None)
+        if scan is not None:
+            keys: set[bytes] = set(scan(prefix))
+        elif isinstance(self.backing, Mapping):  # a dict (tests, the benchmark's peers)
+            keys = {k for k in self.backing if k.startswith(prefix)}
+        else:
+            keys = set()
+        for layer in (self.flushing, self.pending):  # oldest first: newer layers win
+            for key, value in layer.items():
+                if key.startswith(prefix):
+                    if value:
+                        keys.add(key)
+                    else:
+                        keys.discard(key)
+        return keys
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self.pending[key] = value

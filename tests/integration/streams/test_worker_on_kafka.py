@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,13 @@ import httpx
 import orjson
 import pytest
 
-from ingest_api.contract import TOPIC_DEAD_LETTER, TOPIC_MILESTONES, TOPIC_PLAYER_EVENTS
+from ingest_api.contract import (
+    TOPIC_DEAD_LETTER,
+    TOPIC_MILESTONES,
+    TOPIC_PLAYER_EVENTS,
+    EraseRequest,
+    control_bytes,
+)
 from ingest_api.main import build_app
 from ingest_api.settings import ApiSettings
 from tests.integration.streams.workers import (
@@ -210,3 +217,52 @@ async def test_a_garbage_record_goes_to_the_dead_letter_topic_and_later_events_s
     assert [d["error"].split(":")[0] for d in docs] == ["", "type"] or len(docs) == 2
     assert {d["topic"] for d in docs} == {"player-events"}
     assert all(d["value_b64"] for d in docs)
+
+
+async def test_an_erase_request_removes_the_user_from_live_state_and_from_the_changelogs(
+    workers: Callable[..., WorkerProcess], kafka_bootstrap: str
+) -> None:
+    """SPEC §7: after `watchflow erase-user`'s record, the worker answers for the user as
+    for one it never saw, a restart keeps them gone, and a new machine rebuilding from the
+    changelogs never sees them; another user's state is untouched throughout."""
+    w = workers()
+    await w.wait_serving()
+    gone, kept = fresh("u"), fresh("u")
+    events = [e for u in (gone, kept) for e in session_events(u, "v5", t0=past(), duration_s=120.0)]
+    want = expected(events).videos
+    await produce(kafka_bootstrap, TOPIC_PLAYER_EVENTS, as_records(events))
+    for u in (gone, kept):
+        await poll(lambda u=u: _state(w, u, "v5"), lambda d, u=u: d == want[(u, "v5")])
+    request = EraseRequest(
+        control="erase_user",
+        erasure_id=fresh("erasure"),
+        user_id=gone,
+        requested_at=datetime.now(UTC),
+    )
+    never = await _state(w, fresh("u"), "v5")  # what a user never seen reads as
+    assert never.get("last_watched_at") is None
+
+    def blank(d: dict[str, Any]) -> bool:
+        return d.get("user_id") == gone and {**d, "user_id": None} == {**never, "user_id": None}
+
+    await produce(kafka_bootstrap, TOPIC_PLAYER_EVENTS, [(gone.encode(), control_bytes(request))])
+    await poll(lambda: _state(w, gone, "v5"), blank)
+    history = (await w.get(f"/state/users/{gone}/history")).json()
+    assert not (history.get("sessions") if isinstance(history, dict) else history)
+    assert await _state(w, kept, "v5") == want[(kept, "v5")]
+
+    w.kill9()  # RocksDB holds the deletions (or the restart re-reads the request)
+    w2 = workers()
+    await w2.wait_serving()
+    await poll(lambda: _state(w2, kept, "v5"), lambda d: d == want[(kept, "v5")])
+    assert blank(await _state(w2, gone, "v5"))
+
+    # A new machine (empty data dir) recovers from the changelogs: tombstones, not states.
+    w2.kill9()
+    w3 = WorkerProcess(kafka_bootstrap, w.app_id, w.data_dir.parent / "fresh", "0").start()
+    try:
+        await w3.wait_serving()
+        assert await _state(w3, kept, "v5") == want[(kept, "v5")]
+        assert blank(await _state(w3, gone, "v5"))
+    finally:
+        w3.kill9()
