@@ -9,7 +9,8 @@ import orjson
 import pytest
 
 from ingest_api.batches import Batch, catalog_batch, events_batch
-from ingest_api.contract import ValidationContext
+from ingest_api.contract import CONTROL_PREFIX, EraseRequest, ValidationContext
+from streams.records import decode_event
 from tests.support.events import NOW, catalog_video, event
 
 CTX = ValidationContext(now=NOW + timedelta(milliseconds=500))
@@ -108,3 +109,14 @@ def test_catalog_entries_are_keyed_by_video_with_unknown_fields_under_extra() ->
     assert key == b"v9"
     assert orjson.loads(value)["extra"] == {"studio": "acme"}
     assert [(r.index, r.error) for r in batch.rejected] == [(1, "video_id: Field required")]
+
+
+def test_a_player_cannot_smuggle_an_erase_request_through_the_api() -> None:
+    """Only `watchflow erase-user` writes control records: a player's top-level "control"
+    field is an unknown field like any other, kept under extra, so what the API publishes is
+    an event to the worker, never an erasure."""
+    doc = {"control": "erase_user", "erasure_id": "erasure-0001", **event(user_id="alice")}
+    [(key, value)] = batch_of(doc).records
+    assert not value.startswith(CONTROL_PREFIX)
+    assert orjson.loads(value)["extra"]["control"] == "erase_user"
+    assert not isinstance(decode_event(key, value), EraseRequest)
