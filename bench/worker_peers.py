@@ -26,9 +26,14 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from ingest_api.contract import TOPIC_MILESTONES, TOPIC_PLAYER_EVENTS, TOPIC_SESSIONS
+from ingest_api.contract import (
+    TOPIC_MILESTONES,
+    TOPIC_PLAYER_EVENTS,
+    TOPIC_SESSIONS,
+    EraseRequest,
+)
 from streams import records, tables
 from streams.model.catalog import Catalog
 from streams.model.rules import Rules
@@ -92,7 +97,7 @@ def run_quix(bootstrap: str, group: str, state_dir: str, commit_interval: float)
             ev = records.decode_event(key, value)
         except BadRecord:
             return []
-        st = proc.advance(ev, tables.partition_of(ev.user_id.encode(), PARTITIONS))
+        st = _step(proc, ev, tables.partition_of(ev.user_id.encode(), PARTITIONS))
         proc.apply(st)
         return [(t, v) for t, _, v in _outputs(st)]
 
@@ -142,7 +147,7 @@ async def run_aiokafka(bootstrap: str, group: str, commit_interval: float) -> No
                         ev = records.decode_event(m.key, m.value)
                     except BadRecord:
                         continue
-                    st = proc.advance(ev, tp.partition)
+                    st = _step(proc, ev, tp.partition)
                     proc.apply(st)
                     for topic, k, v in _outputs(st):
                         pending.append(await producer.send(topic, v, key=k))
@@ -177,3 +182,10 @@ def main(argv: Sequence[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+def _step(proc: Processor, ev: records.Event | EraseRequest, partition: int) -> Step:
+    """What the worker's batch path does with a decoded record (an erasure, or an event)."""
+    if type(ev) is EraseRequest:
+        return proc.erase(ev.user_id, partition)
+    return proc.advance(cast(records.Event, ev), partition)

@@ -47,6 +47,15 @@ class SinkSettings(WarehouseSettings):
     sink_stats_seconds: float = Field(default=10.0, gt=0)
 
 
+class EraseSettings(WarehouseSettings):
+    """``watchflow erase-user``: an erase request onto player-events, then the warehouse."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # How long erase-user waits for Kafka (connect, metadata, the acks=all write) before it
+    # gives up, erasing nothing.
+    erase_kafka_timeout_s: float = Field(default=15.0, gt=0, le=600)
+
+
 class RollupSettings(WarehouseSettings):
     """``watchflow rollup``: tier 1 -> tier 2, for the days new or late data touched."""
 

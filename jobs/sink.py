@@ -6,25 +6,38 @@ offsets. A crash before the warehouse commit loses nothing (the records are read
 between the two commits reads them again too, and ``write_batch`` drops them as duplicates by id.
 So whatever moment the process dies at, every record lands in tier 1 once.
 
+An erase request on player-events (``ingest_api.contract.EraseRequest``, published by
+``watchflow erase-user``) is carried out in log order: it closes the batch in hand, whose rows of
+that user are dropped unwritten (``Batch.add``); the batch is written, then
+``warehouse.erase.erase_user`` removes the user's rows already stored, and only then are the
+offsets (the request's included) committed. A crash in between reads the request again and
+erases again, which is idempotent; rows of the user after the request are in the next batch and
+stay. ``erase_user`` takes the ``rollup`` lock and then the ``manifest`` lock for its commits,
+while ``write_batch`` takes only the ``manifest`` lock and releases it before returning: the sink
+never holds one warehouse lock while asking for the other, so it cannot deadlock with itself
+(the erase may wait for a running rollup, up to the lock timeout, and is retried after that).
+
 SIGINT/SIGTERM finish the batch in hand (write, commit) and exit 0.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import duckdb
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from jobs.settings import SinkSettings
-from jobs.sink_batch import SINK_TOPICS, TP, Batch, SinkStats, lag
+from jobs.sink_batch import SINK_TOPICS, TP, Batch, Erasure, SinkStats, lag
 from streams.topics import prepare_topics
+from warehouse.erase import EraseReport, erase_user
 from warehouse.errors import ManifestError, WarehouseError
 from warehouse.store import Store
 from warehouse.tier1 import WriteResult, write_batch
@@ -33,6 +46,7 @@ log = logging.getLogger("watchflow.sink")
 
 _RETRY_MAX_S = 10.0
 _ATTEMPTS_WHILE_STOPPING = 3
+T = TypeVar("T")
 
 
 class Consumer(Protocol):
@@ -56,12 +70,14 @@ class Sink:
         *,
         clock: Callable[[], float] = time.monotonic,
         write: Callable[..., WriteResult] = write_batch,
+        erase: Callable[[Store, str], EraseReport] = erase_user,
     ) -> None:
         self.consumer = consumer
         self.store = store
         self.settings = settings
         self.clock = clock
         self._write = write
+        self._erase = erase
         self.batch = Batch()
         self.stats = SinkStats()
         self._stopping = asyncio.Event()
@@ -82,17 +98,22 @@ class Sink:
             now = self.clock()
             for tp, records in fetched.items():
                 for r in records:
-                    bad = self.batch.add(tp.topic, tp.partition, r.offset, r.key, r.value, now=now)
-                    if bad is not None:
-                        log.warning(
-                            "skipped a record that does not decode",
-                            extra={
-                                "topic": tp.topic,
-                                "partition": tp.partition,
-                                "offset": r.offset,
-                                "error": bad.error,
-                            },
-                        )
+                    got = self.batch.add(tp.topic, tp.partition, r.offset, r.key, r.value, now=now)
+                    if got is None:
+                        continue
+                    if isinstance(got, Erasure):
+                        # Nothing after the request may join this batch: it would be erased too.
+                        await self.flush()
+                        continue
+                    log.warning(
+                        "skipped a record that does not decode",
+                        extra={
+                            "topic": tp.topic,
+                            "partition": tp.partition,
+                            "offset": r.offset,
+                            "error": got.error,
+                        },
+                    )
             if self.batch.due(now, s.sink_batch_records, s.sink_batch_seconds):
                 await self.flush()
             if report is not None and now - last_report >= s.sink_stats_seconds:
@@ -102,12 +123,16 @@ class Sink:
         return self.stats
 
     async def flush(self) -> None:
-        """Write the batch in hand, then commit exactly its offsets."""
+        """Write the batch in hand, carry out its erasures, then commit exactly its offsets."""
         async with self._flushing:
             batch, self.batch = self.batch, Batch()
             if not batch.offsets:
                 return
             result = await self._write_with_retries(batch)
+            for erasure in batch.erasures:
+                erase = functools.partial(self._erase, self.store, erasure.request.user_id)
+                report = await self._with_retries(erase, "erase")
+                log.info("user erased from the warehouse", extra=_erasure_extra(erasure, report))
             self.stats.add(batch, result)
             offsets = {TopicPartition(t, p): o for (t, p), o in batch.offsets.items()}
             try:
@@ -122,18 +147,25 @@ class Sink:
             log.debug("batch written", extra=_batch_extra(batch, result))
 
     async def _write_with_retries(self, batch: Batch) -> WriteResult:
+        return await self._with_retries(
+            lambda: self._write(
+                self.store,
+                events=batch.events,
+                milestones=batch.milestones,
+                sessions=batch.sessions,
+                catalog=batch.catalog,
+            ),
+            "write",
+        )
+
+    async def _with_retries(self, change: Callable[[], T], what: str) -> T:
+        """Run a warehouse change in a thread until it succeeds (nothing is committed to Kafka
+        meanwhile); raise a terminal error, or a transient one when stopping takes too long."""
         delay, attempts = 0.5, 0
         while True:
             attempts += 1
             try:
-                return await asyncio.to_thread(
-                    self._write,
-                    self.store,
-                    events=batch.events,
-                    milestones=batch.milestones,
-                    sessions=batch.sessions,
-                    catalog=batch.catalog,
-                )
+                return await asyncio.to_thread(change)
             except ManifestError:
                 raise  # terminal: an operator has to look at the warehouse
             except (WarehouseError, OSError, duckdb.IOException) as exc:
@@ -144,17 +176,34 @@ class Sink:
                 if self._stopping.is_set() and attempts >= _ATTEMPTS_WHILE_STOPPING:
                     raise
                 log.warning(
-                    "warehouse write failed, retrying",
+                    f"warehouse {what} failed, retrying",
                     extra={"error": repr(exc), "retry_in_s": delay},
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX_S)
 
 
+def _erasure_extra(erasure: Erasure, report: EraseReport) -> dict[str, object]:
+    req = erasure.request
+    return {
+        "user_id": req.user_id,
+        "erasure_id": req.erasure_id,
+        "requested_at": req.requested_at.isoformat(),
+        "topic": erasure.topic,
+        "partition": erasure.partition,
+        "offset": erasure.offset,
+        "batch_rows_dropped": erasure.dropped,
+        "tier1_rows": report.tier1_rows,
+        "tier2_rows": report.tier2_rows,
+        "files_rewritten": report.files_rewritten,
+    }
+
+
 def _batch_extra(batch: Batch, result: WriteResult) -> dict[str, object]:
     return {
         "records": batch.records,
         "bad": batch.bad,
+        "erasures": len(batch.erasures),
         "written": result.written,
         "duplicates": result.duplicates,
         "version": result.version,

@@ -125,16 +125,32 @@ def cmd_rollup(args: argparse.Namespace) -> int:
 
 
 def cmd_erase_user(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
     import orjson
 
     from jobs import erase
-    from jobs.settings import WarehouseSettings
+    from jobs.settings import EraseSettings
     from warehouse.store import Store
 
-    settings = WarehouseSettings(log_level=args.log_level)
+    settings = EraseSettings(log_level=args.log_level)
     logs.configure(settings.log_level)
     store = Store.open(settings.data_dir, settings.warehouse_config())
-    report = erase.erase(store, args.user_id)
+    publish = erase.kafka_publisher(
+        settings.kafka_bootstrap, timeout_s=settings.erase_kafka_timeout_s
+    )
+    try:
+        report = erase.erase_everywhere(store, args.user_id, now=datetime.now(UTC), publish=publish)
+    except erase.ErasureNotPublished as exc:
+        print(
+            f"erase-user: nothing was erased: {exc}; run it again once Kafka answers",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    except erase.WarehouseNotErasedYet as exc:
+        print(f"erase-user: {exc}", file=sys.stderr, flush=True)
+        return 1
     _echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
     return 0
 
@@ -213,7 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     rup.add_argument("--full", action="store_true", help="recompute every partition (first run)")
     rup.set_defaults(handler=cmd_rollup)
 
-    era = sub.add_parser("erase-user", help="remove a user from the warehouse (GDPR)")
+    era = sub.add_parser(
+        "erase-user",
+        help="erase a user (GDPR): an erase record to the workers and the sink, then the warehouse",
+    )
     era.add_argument("user_id")
     era.set_defaults(handler=cmd_erase_user)
 

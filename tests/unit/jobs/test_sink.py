@@ -4,8 +4,10 @@ real warehouse: what it commits to Kafka is exactly what is already in tier 1.""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +22,16 @@ from ingest_api.contract import (
     TOPIC_MILESTONES,
     TOPIC_PLAYER_EVENTS,
     TOPIC_SESSIONS,
+    EraseRequest,
+    control_bytes,
 )
 from jobs.settings import SinkSettings
 from jobs.sink import Sink
-from jobs.sink_batch import Batch, lag
+from jobs.sink_batch import Batch, Erasure, lag
+from streams.records import BadRecord
 from tests.support.events import catalog_video, event
 from warehouse import views
+from warehouse.erase import EraseReport, erase_user
 from warehouse.store import Store
 from warehouse.tier1 import WriteResult, write_batch
 
@@ -88,10 +94,68 @@ def test_a_record_that_does_not_decode_is_counted_and_skipped_but_never_read_aga
 ) -> None:
     b = Batch()
     error = b.add(topic, 2, 5, key, value, now=0.0)
-    assert error is not None and error.error
+    assert isinstance(error, BadRecord) and error.error
     assert (b.records, b.bad) == (1, 1)
     assert not (b.events or b.milestones or b.sessions or b.catalog)
     assert b.offsets == {(topic, 2): 6}
+
+
+def erase_record(user_id: str, erasure_id: str = "erasure-0001") -> tuple[bytes, bytes]:
+    req = EraseRequest(
+        control="erase_user",
+        erasure_id=erasure_id,
+        user_id=user_id,
+        requested_at=datetime(2026, 11, 21, 12, 0, tzinfo=UTC),
+    )
+    return user_id.encode(), control_bytes(req)
+
+
+def test_an_erase_request_drops_the_users_rows_from_the_batch_and_keeps_everyone_elses() -> None:
+    b = Batch()
+    b.add(TOPIC_PLAYER_EVENTS, 0, 0, *ev_record(user_id="u1", event_id="evt-u1-a"), now=0.0)
+    b.add(TOPIC_PLAYER_EVENTS, 1, 0, *ev_record(user_id="u2", event_id="evt-u2-a"), now=0.0)
+    b.add(TOPIC_MILESTONES, 0, 0, b"u1", orjson.dumps(MILESTONE), now=0.0)
+    b.add(TOPIC_SESSIONS, 0, 0, b"u1", orjson.dumps(SESSION), now=0.0)
+    bobs = {**SESSION, "session_key": "u2|s1", "user_id": "u2"}
+    b.add(TOPIC_SESSIONS, 1, 0, b"u2", orjson.dumps(bobs), now=0.0)
+    got = b.add(TOPIC_PLAYER_EVENTS, 0, 1, *erase_record("u1"), now=0.0)
+
+    assert isinstance(got, Erasure) and b.erasures == [got]
+    assert (got.request.user_id, got.request.erasure_id) == ("u1", "erasure-0001")
+    assert (got.topic, got.partition, got.offset) == (TOPIC_PLAYER_EVENTS, 0, 1)
+    assert got.dropped == {"events": 1, "milestones": 1, "sessions": 1}
+    assert [e.event_id for e in b.events] == ["evt-u2-a"]
+    assert [s.user_id for s in b.sessions] == ["u2"] and b.milestones == []
+    # The request itself is consumed: its offset is committed with the batch.
+    assert b.offsets[(TOPIC_PLAYER_EVENTS, 0)] == 2 and (b.records, b.bad) == (6, 0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        (b"u1", b'{"control": "erase_user", "user_id": "u1"}'),
+        (
+            b"u1",
+            b'{"control": "forget_everything", "erasure_id": "erasure-0001", '
+            b'"user_id": "u1", "requested_at": "2026-11-21T12:00:00Z"}',
+        ),
+        (
+            b"u1",
+            b'{"control": "erase_user", "erasure_id": "erasure-0001", '
+            b'"user_id": "u1", "requested_at": "2026-11-21T12:00:00"}',
+        ),
+        (b"someone-else", erase_record("u1")[1]),
+    ],
+    ids=["missing-fields", "unknown-control", "naive-time", "wrong-key"],
+)
+def test_a_malformed_erase_request_is_skipped_like_any_bad_record_and_erases_nothing(
+    key: bytes, value: bytes
+) -> None:
+    b = Batch()
+    b.add(TOPIC_PLAYER_EVENTS, 0, 0, *ev_record(user_id="u1"), now=0.0)
+    error = b.add(TOPIC_PLAYER_EVENTS, 0, 1, key, value, now=0.0)
+    assert isinstance(error, BadRecord) and error.error
+    assert (b.records, b.bad, len(b.events), b.erasures) == (2, 1, 1, [])
 
 
 def test_a_batch_is_written_when_full_or_when_its_oldest_record_is_old_enough() -> None:
@@ -245,3 +309,94 @@ def test_a_failed_warehouse_write_is_retried_and_nothing_is_committed_before_it_
 
 async def _no_sleep(seconds: float) -> None:
     return None
+
+
+# -- erase requests in the loop -----------------------------------------------------------------
+
+U1, U2 = TopicPartition(TOPIC_PLAYER_EVENTS, 0), TopicPartition(TOPIC_PLAYER_EVENTS, 1)
+
+
+# What tier 1 holds once the sink went past the erase request of ``erase_log``.
+AFTER_ERASE = sorted(["u1-after-0", "u1-after-1"] + [f"evt-u2-{i}" for i in range(8)])
+
+
+def erase_log() -> dict[TopicPartition, list[Rec]]:
+    """u1 on partition 0: 6 events, an erase request, then 2 events (u1 came back); u2 on
+    partition 1: 8 events."""
+    p0 = [ev_record(user_id="u1", event_id=f"u1-before-{i}") for i in range(6)]
+    p0.append(erase_record("u1"))
+    p0 += [ev_record(user_id="u1", event_id=f"u1-after-{i}") for i in range(2)]
+    p1 = [ev_record(user_id="u2", event_id=f"evt-u2-{i}") for i in range(8)]
+    return {
+        U1: [Rec(i, k, v) for i, (k, v) in enumerate(p0)],
+        U2: [Rec(i, k, v) for i, (k, v) in enumerate(p1)],
+    }
+
+
+def test_an_erase_request_removes_the_users_earlier_rows_stored_and_in_flight_but_not_later_ones(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Batches of 4: u1-before-0..3 are stored before the request arrives, 4..5 are still in the
+    # batch in hand when it does; u1-after-* come after it, and u2 is someone else.
+    store = Store.open(tmp_path)
+    committed: dict[TopicPartition, int] = {}
+    caplog.set_level(logging.INFO, logger="watchflow.sink")
+    sink = run_sink(FakeConsumer(erase_log(), committed, lambda: None), store, 4)
+
+    assert sorted(stored_event_ids(tmp_path)) == AFTER_ERASE
+    assert committed == {U1: 9, U2: 8} and sink.stats.erasures == 1
+    [line] = [r for r in caplog.records if r.getMessage() == "user erased from the warehouse"]
+    assert line.levelno == logging.INFO
+    assert (line.user_id, line.erasure_id) == ("u1", "erasure-0001")  # type: ignore[attr-defined]
+    assert line.batch_rows_dropped == {"events": 2}  # type: ignore[attr-defined]
+    assert line.tier1_rows == {"events": 4}  # type: ignore[attr-defined]
+
+
+def test_offsets_past_an_erase_request_are_committed_only_once_the_erase_is_done(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path)
+    committed: dict[TopicPartition, int] = {}
+    seen_committed: list[dict[TopicPartition, int]] = []
+
+    def erase_then_look(store: Store, user_id: str) -> EraseReport:
+        report = erase_user(store, user_id)
+        seen_committed.append(dict(committed))
+        return report
+
+    settings = SinkSettings(sink_batch_records=4, sink_batch_seconds=60.0)
+    consumer = FakeConsumer(erase_log(), committed, lambda: None)
+    sink = Sink(consumer, store, settings, erase=erase_then_look)
+    consumer.on_drained = sink.stop
+    asyncio.run(sink.run())
+    assert seen_committed == [{U1: 4}]  # the first batch only: not the request (offset 6)
+    assert committed[U1] == 9
+
+
+def test_a_crash_after_an_erase_but_before_the_offset_commit_erases_again_on_restart(
+    tmp_path: Path,
+) -> None:
+    store = Store.open(tmp_path)
+    committed: dict[TopicPartition, int] = {}
+    log = erase_log()
+    erased: list[str] = []
+
+    def erase(store: Store, user_id: str) -> EraseReport:
+        erased.append(user_id)
+        return erase_user(store, user_id)
+
+    settings = SinkSettings(sink_batch_records=100, sink_batch_seconds=60.0)
+    dying = FakeConsumer(log, committed, lambda: None, crash_on_commit=True)
+    with pytest.raises(Crash):
+        asyncio.run(Sink(dying, store, settings, erase=erase).run())
+    assert committed == {} and erased == ["u1"]
+
+    # The restart reads the request again: the erase is redone (harmless) and u1's rows from
+    # before it that the crashed run never committed past do not come back.
+    restarted = FakeConsumer(log, committed, lambda: None)
+    sink = Sink(restarted, store, settings, erase=erase)
+    restarted.on_drained = sink.stop
+    asyncio.run(sink.run())
+    assert erased == ["u1", "u1"]
+    assert sorted(stored_event_ids(tmp_path)) == AFTER_ERASE
+    assert committed == {U1: 9, U2: 8}
