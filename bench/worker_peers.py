@@ -43,6 +43,13 @@ from streams.records import BadRecord
 PARTITIONS = 8
 
 
+def _step(proc: Processor, ev: records.Event | EraseRequest, partition: int) -> Step:
+    """What the worker's batch path does with a decoded record (an erasure, or an event)."""
+    if type(ev) is EraseRequest:
+        return proc.erase(ev.user_id, partition)
+    return proc.advance(cast(records.Event, ev), partition)
+
+
 def _outputs(step: Step) -> list[tuple[str, bytes, bytes]]:
     out = [
         (TOPIC_MILESTONES, m.user_id.encode(), records.milestone_bytes(m)) for m in step.milestones
@@ -182,10 +189,3 @@ def main(argv: Sequence[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
-
-
-def _step(proc: Processor, ev: records.Event | EraseRequest, partition: int) -> Step:
-    """What the worker's batch path does with a decoded record (an erasure, or an event)."""
-    if type(ev) is EraseRequest:
-        return proc.erase(ev.user_id, partition)
-    return proc.advance(cast(records.Event, ev), partition)
