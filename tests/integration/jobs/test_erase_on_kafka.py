@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from streams.topics import prepare_topics
 from tests.integration.jobs.jobs import ROOT, SinkProcess, job_env, keyed, query
 from tests.integration.streams.workers import fresh, past, session_events
 from tests.support.kafka import consume_until, produce
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -43,15 +43,6 @@ def sink(kafka_bootstrap: str, tmp_path: Path) -> Iterator[SinkProcess]:
     yield started
     if started.alive():
         started.kill9()
-
-
-def wait_for(ok: Callable[[], bool], what: str, timeout_s: float = 45.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if ok():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def stored(data_dir: Path, table: str, id_column: str, user: str) -> set[str]:

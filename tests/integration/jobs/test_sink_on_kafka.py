@@ -34,6 +34,7 @@ from tests.integration.jobs.jobs import (
 )
 from tests.integration.streams.workers import fresh, past, session_events
 from tests.support.kafka import produce
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -118,15 +119,6 @@ class Audience:
     def stored(self, data_dir: Path, table: str, id_column: str) -> list[str]:
         rows = query(data_dir, f"SELECT {id_column} FROM {table} WHERE user_id IN ?", [self.users])
         return [r[0] for r in rows]
-
-
-def wait_for(ok: Callable[[], bool], what: str, timeout_s: float = 45.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if ok():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_the_sink_lands_every_record_in_tier_1_once_and_stops_cleanly_on_sigterm(
