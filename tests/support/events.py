@@ -51,3 +51,31 @@ def catalog_video(video_id: str = "v1", **fields: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {"video_id": video_id, "title": f"Video {video_id}", "duration_s": 600.0}
     doc.update(fields)
     return doc
+
+
+def session_record(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The watch-sessions record the worker would emit for one whole viewing."""
+    first, last = events[0], events[-1]
+    watch = float(last["position_s"])
+    return {
+        "session_key": f"{first['user_id']}|{first['session_id']}",
+        "user_id": first["user_id"], "session_id": first["session_id"],
+        "video_id": first["video_id"], "device_id": first["device_id"],
+        "started_at": first["ts"], "ended_at": last["ts"], "end_reason": "stop",
+        "watch_time_s": watch, "played_s": watch, "position_start_s": 0.0,
+        "position_end_s": watch, "coverage_start": 0.0, "coverage_end": 1.0,
+        "duration_s": watch, "startup_time_s": 0.5, "played_intervals": [(0.0, watch)],
+        "completed": True,
+    }  # fmt: skip
+
+
+def milestone(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """The "started" watch-milestones record of one viewing."""
+    first = events[0]
+    return {
+        "milestone_id": f"{first['user_id']}|{first['video_id']}|0|started",
+        "milestone": "started", "user_id": first["user_id"], "video_id": first["video_id"],
+        "cycle": 0, "ts": first["ts"], "device_id": first["device_id"],
+        "session_id": first["session_id"], "coverage": 0.0, "position_s": 0.0,
+        "watch_time_s": 0.0, "source_event_id": first["event_id"],
+    }  # fmt: skip

@@ -29,6 +29,7 @@ from ingest_api.contract import (
 from streams.topics import prepare_topics
 from tests.integration.jobs.jobs import ROOT, SinkProcess, job_env, keyed, query
 from tests.integration.streams.workers import fresh, past, session_events
+from tests.support.events import milestone, session_record
 from tests.support.kafka import consume_until, produce
 from tests.support.waiting import wait_for
 
@@ -54,28 +55,6 @@ def ids(events: list[dict[str, Any]]) -> set[str]:
     return {e["event_id"] for e in events}
 
 
-def session_and_milestone(events: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What the worker would have emitted for a viewing (only the fields the sink needs)."""
-    first, last = events[0], events[-1]
-    watch = float(last["position_s"])
-    session = {
-        "session_key": f"{first['user_id']}|{first['session_id']}",
-        "user_id": first["user_id"], "session_id": first["session_id"],
-        "video_id": first["video_id"], "device_id": first["device_id"],
-        "started_at": first["ts"], "ended_at": last["ts"], "end_reason": "stop",
-        "watch_time_s": watch, "played_s": watch, "position_start_s": 0.0,
-        "position_end_s": watch, "coverage_start": 0.0, "coverage_end": 1.0,
-        "duration_s": watch,
-    }  # fmt: skip
-    milestone = {
-        "milestone_id": f"{first['user_id']}|{first['video_id']}|0|started",
-        "milestone": "started", "user_id": first["user_id"], "video_id": first["video_id"],
-        "cycle": 0, "ts": first["ts"], "device_id": first["device_id"], "coverage": 0.0,
-        "position_s": 0.0, "watch_time_s": 0.0, "source_event_id": first["event_id"],
-    }  # fmt: skip
-    return session, milestone
-
-
 def erase_request(user: str) -> tuple[bytes, bytes]:
     req = EraseRequest(
         control="erase_user",
@@ -93,8 +72,8 @@ def test_the_sink_erases_a_user_at_their_erase_request_keeps_what_came_after_and
     t0 = past(3)
     alice_before = session_events(alice, video, t0=t0, duration_s=100.0)
     bob_first = session_events(bob, video, t0=t0, duration_s=100.0)
-    derived = [session_and_milestone(evs) for evs in (alice_before, bob_first)]
-    sessions, milestones = [s for s, _ in derived], [m for _, m in derived]
+    sessions = [session_record(evs) for evs in (alice_before, bob_first)]
+    milestones = [milestone(evs) for evs in (alice_before, bob_first)]
 
     async def watched() -> None:
         await asyncio.gather(

@@ -33,6 +33,7 @@ from tests.integration.jobs.jobs import (
     rollup_once,
 )
 from tests.integration.streams.workers import fresh, past, session_events
+from tests.support.events import milestone, session_record
 from tests.support.kafka import produce
 from tests.support.waiting import wait_for
 
@@ -54,32 +55,6 @@ def sinks(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Callable[..., SinkPr
     for s in started:
         if s.alive():
             s.kill9()
-
-
-def session_record(events: list[dict[str, Any]]) -> dict[str, Any]:
-    first, last = events[0], events[-1]
-    watch = float(last["position_s"])
-    return {
-        "session_key": f"{first['user_id']}|{first['session_id']}",
-        "user_id": first["user_id"], "session_id": first["session_id"],
-        "video_id": first["video_id"], "device_id": first["device_id"],
-        "started_at": first["ts"], "ended_at": last["ts"], "end_reason": "stop",
-        "watch_time_s": watch, "played_s": watch, "position_start_s": 0.0,
-        "position_end_s": watch, "coverage_start": 0.0, "coverage_end": 1.0,
-        "duration_s": watch, "startup_time_s": 0.5, "played_intervals": [(0.0, watch)],
-        "completed": True,
-    }  # fmt: skip
-
-
-def milestone(events: list[dict[str, Any]]) -> dict[str, Any]:
-    first = events[0]
-    return {
-        "milestone_id": f"{first['user_id']}|{first['video_id']}|0|started",
-        "milestone": "started", "user_id": first["user_id"], "video_id": first["video_id"],
-        "cycle": 0, "ts": first["ts"], "device_id": first["device_id"],
-        "session_id": first["session_id"], "coverage": 0.0, "position_s": 0.0,
-        "watch_time_s": 0.0, "source_event_id": first["event_id"],
-    }  # fmt: skip
 
 
 @dataclass
