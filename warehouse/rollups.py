@@ -242,7 +242,10 @@ class _Run(Workspace):
         if full:
             self.distinct("user_id", [])
         else:
-            new = [f for (n, _), fs in self.staged.items() if n == "user_activity" for f in fs]
+            # a copy: the other chains stage partitions meanwhile (list() of a dict's items is
+            # taken whole under the GIL; iterating the dict itself could see it change size)
+            staged = list(self.staged.items())
+            new = [f for (n, _), fs in staged if n == "user_activity" for f in fs]
             self.distinct("user_id", [*old_activity, *new])
             in_scope = "user_id IN (SELECT user_id FROM scope)"
         self.bind("user_activity", self.work.files("user_activity"), where=in_scope)
