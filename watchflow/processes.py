@@ -99,18 +99,19 @@ class Supervisor:
         )
 
     def stop_all(self, grace_s: float = 15.0) -> None:
-        """SIGINT every child's group (newest first), then SIGKILL whatever is left.
+        """Stop the children newest first, each given ``grace_s`` before SIGKILL.
 
         SIGINT, as Ctrl-C in a terminal would: every watchflow process treats it as "finish
-        what is in flight, then stop" (the simulator also writes its truth file).
+        what is in flight, then stop" (the simulator also writes its truth file). One at a
+        time, so each finishes against the ones it talks to: the audience delivers its last
+        events to a running API, the API publishes them to a running broker, the sink and the
+        worker drain what was published. Signalling all at once had the API gone while the
+        audience still delivered: it then sat in retries until killed, its report unwritten.
         """
         for child in reversed(self.children):
             _signal_group(child.proc, signal.SIGINT)
-        deadline = time.monotonic() + grace_s
-        for child in reversed(self.children):
-            remaining = max(0.1, deadline - time.monotonic())
             try:
-                child.proc.wait(remaining)
+                child.proc.wait(grace_s)
             except subprocess.TimeoutExpired:
                 _signal_group(child.proc, signal.SIGKILL)
                 child.proc.wait(5)
