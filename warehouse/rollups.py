@@ -17,9 +17,7 @@ patches of the partitions (``warehouse.late``, ``warehouse.patches``).
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,6 +27,7 @@ from datetime import date, timedelta
 from warehouse import late, retention, tier1, touches
 from warehouse.manifest import UNPARTITIONED, DataFile, DirtyKind, Manifest
 from warehouse.plan import Plan, plan
+from warehouse.priority import yield_cpu
 from warehouse.records import FINGERPRINT_FIELDS
 from warehouse.schema import CATALOG_SEEN, EVENTS, MILESTONES, SESSIONS, TABLES
 from warehouse.store import Store
@@ -136,7 +135,7 @@ class _Run(Workspace):
         self.con.execute(f"SET threads = {max(1, threads // 2)}")
 
         def video_chain() -> None:
-            _yield_cpu()
+            yield_cpu()
             self._video_chain(p, old_retention, full)
 
         try:
@@ -353,22 +352,3 @@ def _consecutive(days: list[date]) -> list[list[date]]:
         else:
             runs.append([d])
     return runs
-
-
-# The nice value the video chain's thread takes. The user chain is the critical path (at 100M:
-# views, then user_activity, then user_all_time's watching half, then its days half): under
-# nice 10 the video chain gets the cores the user chain leaves idle, and the full 100M rollup
-# went from 14.0-14.1 to 12.8-13.1 s, also using about 2 CPU-s less (fewer threads fighting
-# over the caches). Only Linux has a nice value per thread; elsewhere the chains run as equals.
-VIDEO_CHAIN_NICE = 10
-
-
-def _yield_cpu() -> None:
-    """Lower the calling thread's CPU priority by ``VIDEO_CHAIN_NICE`` (Linux only). Raising
-    it back needs privileges, so only call this on a thread that ends with its work."""
-    if sys.platform != "linux":
-        return
-    tid = threading.get_native_id()
-    with contextlib.suppress(OSError):  # not allowed here: equal priority is still correct
-        now = os.getpriority(os.PRIO_PROCESS, tid)
-        os.setpriority(os.PRIO_PROCESS, tid, now + VIDEO_CHAIN_NICE)

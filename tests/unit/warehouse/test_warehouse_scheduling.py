@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from warehouse import rollups
+from warehouse import priority
 from warehouse.store import Store
 from warehouse.workspace import Workspace
 
@@ -21,13 +21,13 @@ def test_the_yielding_thread_alone_loses_priority() -> None:
     seen: list[int] = []
 
     def chain() -> None:
-        rollups._yield_cpu()
+        priority.yield_cpu()
         seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
 
     t = threading.Thread(target=chain)
     t.start()
     t.join()
-    assert seen == [min(19, main + rollups.VIDEO_CHAIN_NICE)]
+    assert seen == [min(19, main + priority.VIDEO_CHAIN_NICE)]
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main
 
 
