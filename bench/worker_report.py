@@ -152,9 +152,12 @@ def _latency(lat: dict[str, Any], target_ms: float) -> list[str]:
             ("flush_store_ms", "flush: RocksDB + changelog handed over", " ms"),
             ("flush_ms", "flush: begin to changelog acknowledged", " ms"),
             ("durable_age_ms", "oldest event's age when durable", " ms"),
+            ("gc1_ms", "GC pause, generation 1", " ms"),
+            ("gc2_ms", "GC pause, generation 2", " ms"),
         )
         parts = [
             f"{label} p50 {w[n]['p50']:,.1f}{unit} / p99 {w[n]['p99']:,.1f}{unit}"
+            + (f" ({w[n]['count']:,.0f})" if n.startswith("gc") else "")
             for n, label, unit in names
             if n in w
         ]

@@ -155,6 +155,7 @@ def install(
     replays = Replays(lambda p: tables.stored_through(t.videos, p))
     sink = bulk.TableSink(app, {tb.name: tb for tb in t.all}, proc.partitions, t.videos)
     batcher = Batcher(proc, stores, sink, replays.maybe_replayed)
+    batcher.stats.watch_gc()  # the worker's process: one Batcher, for its whole life
     bulk.install_consumer(app, EventBatches(batcher, catalog_ready))
     held: set[int] = set()
 

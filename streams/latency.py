@@ -17,6 +17,7 @@ same wall clock, so they are exact only when producer and worker share a clock.
 | ``flush_ms`` | per flush | begin to changelog acknowledged |
 | ``flush_events`` | per flush | events whose state the flush made durable |
 | ``durable_age_ms`` | per flush | age of its oldest event once its changelog is acknowledged |
+| ``gc<n>_ms`` | per garbage collection (``watch_gc``) | its pause; n: the generation |
 
 Bounded (the latest ``keep`` samples per name); a sample is two floats in a deque.
 """
@@ -24,6 +25,7 @@ Bounded (the latest ``keep`` samples per name); a sample is two floats in a dequ
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -85,6 +87,21 @@ class HotPathStats:
                 self.add("durable_age_ms", now * 1000 - oldest_ts, now)
 
         asyncio.ensure_future(changelog).add_done_callback(durable)
+
+    def watch_gc(self) -> Callable[[], None]:
+        """Sample every garbage collection's pause as ``gc<generation>_ms`` (a pause holds the
+        loop: folds and reads wait it out); returns the function that stops it."""
+        started = [0.0]
+
+        def note(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                pause = (time.perf_counter() - started[0]) * 1000
+                self.add(f"gc{info['generation']}_ms", pause)
+
+        gc.callbacks.append(note)
+        return lambda: gc.callbacks.remove(note)
 
     def summary(self, since: float = 0.0) -> dict[str, dict[str, float]]:
         """Per name, over the samples taken at or after ``since`` (unix s): count, mean,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from streams.latency import HotPathStats
 
 
@@ -24,3 +26,18 @@ def test_only_the_latest_samples_are_kept() -> None:
         stats.add("flush_ms", float(v))
     assert stats.summary()["flush_ms"]["count"] == 10
     assert stats.summary()["flush_ms"]["max"] == 99.0
+
+
+def test_garbage_collection_pauses_are_sampled_by_generation_until_unhooked() -> None:
+    stats = HotPathStats()
+    stop = stats.watch_gc()
+    try:
+        gc.collect(1)
+        gc.collect(2)
+    finally:
+        stop()
+    got = stats.summary()
+    assert got["gc1_ms"]["count"] >= 1 and got["gc2_ms"]["count"] >= 1
+    assert got["gc2_ms"]["max"] >= 0
+    gc.collect(2)  # unhooked: no more samples
+    assert stats.summary()["gc2_ms"]["count"] == got["gc2_ms"]["count"]
