@@ -47,6 +47,23 @@ def event(type_: str = "heartbeat", **fields: Any) -> dict[str, Any]:
     return base
 
 
+# The fields each user-action event type needs beyond the common ones: one valid form of each.
+ACTION_FIELDS: dict[str, dict[str, Any]] = {
+    "mark_watched": {"target": {"kind": "season", "series_id": "s", "season": 1}},
+    "mark_unwatched": {"target": {"kind": "video", "video_id": "v1"}},
+    "skip": {"video_id": "v1"},
+    "rate": {"video_id": "v1", "rating": 4},
+    "note": {"video_id": "v1", "text": "good part at 3:10", "position_s": 190.0},
+    "tag": {"video_id": "v1", "tag": "react"},
+    "queue_add": {"video_id": "v1", "queue_id": "watch_later", "priority": 7},
+    "queue_remove": {"video_id": "v1"},
+    "queue_move": {"video_id": "v1", "position": 0},
+    "bookmark": {"video_id": "v1", "position_s": 42.0, "label": "demo"},
+    "set_preferences": {"preferences": {"completion_threshold": 0.8, "tz": "Asia/Tokyo"}},
+    "set_isolation": {"mode": "silo"},
+}
+
+
 def catalog_video(video_id: str = "v1", **fields: Any) -> dict[str, Any]:
     doc: dict[str, Any] = {"video_id": video_id, "title": f"Video {video_id}", "duration_s": 600.0}
     doc.update(fields)

@@ -19,7 +19,7 @@ from ingest_api.contract import (
     error_messages,
     wire_dict,
 )
-from tests.support.events import NOW, catalog_video, event, iso
+from tests.support.events import ACTION_FIELDS, NOW, catalog_video, event, iso
 
 CTX = ValidationContext(now=NOW)
 
@@ -35,22 +35,8 @@ def clock_errors_of(doc: dict[str, Any], ctx: ValidationContext = CTX) -> str | 
 
 
 def test_every_event_type_has_a_valid_form() -> None:
-    actions: dict[str, dict[str, Any]] = {
-        "mark_watched": {"target": {"kind": "season", "series_id": "s", "season": 1}},
-        "mark_unwatched": {"target": {"kind": "video", "video_id": "v1"}},
-        "skip": {"video_id": "v1"},
-        "rate": {"video_id": "v1", "rating": 4},
-        "note": {"video_id": "v1", "text": "good part at 3:10", "position_s": 190.0},
-        "tag": {"video_id": "v1", "tag": "react"},
-        "queue_add": {"video_id": "v1", "queue_id": "watch_later", "priority": 7},
-        "queue_remove": {"video_id": "v1"},
-        "queue_move": {"video_id": "v1", "position": 0},
-        "bookmark": {"video_id": "v1", "position_s": 42.0, "label": "demo"},
-        "set_preferences": {"preferences": {"completion_threshold": 0.8, "tz": "Asia/Tokyo"}},
-        "set_isolation": {"mode": "silo"},
-    }
     for type_ in EventType:
-        doc = event(type_.value, **actions.get(type_.value, {}))
+        doc = event(type_.value, **ACTION_FIELDS.get(type_.value, {}))
         assert EVENT.validate_python(doc).type == type_
 
 

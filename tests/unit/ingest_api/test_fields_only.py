@@ -10,28 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from ingest_api.batches import CATALOG_VIDEO_FIELDS, EVENT_FIELDS
 from ingest_api.contract import CATALOG_VIDEO, EVENT, EventType, error_messages
 from ingest_api.fields_only import fields_only
-from tests.support.events import catalog_video, event
+from tests.support.events import ACTION_FIELDS, catalog_video, event
 
-ACTIONS: dict[str, dict[str, Any]] = {
-    "mark_watched": {"target": {"kind": "season", "series_id": "s", "season": 1}},
-    "mark_unwatched": {"target": {"kind": "video", "video_id": "v1"}},
-    "skip": {"video_id": "v1"},
-    "rate": {"video_id": "v1", "rating": 4},
-    "note": {"video_id": "v1", "text": "good part", "position_s": 190.0},
-    "tag": {"video_id": "v1", "tag": "react"},
-    "queue_add": {"video_id": "v1", "priority": 7},
-    "queue_remove": {"video_id": "v1"},
-    "queue_move": {"video_id": "v1", "position": 0},
-    "bookmark": {"video_id": "v1", "position_s": 42.0},
-    "set_preferences": {"preferences": {"completion_threshold": 0.8, "tz": "Asia/Tokyo"}},
-    "set_isolation": {"mode": "silo"},
-}
 # Values that break some rule of nearly every field they replace.
 BAD_VALUES: tuple[Any, ...] = (None, "", -1, 10**9, float("nan"), "x" * 300, [], {"a": 1}, True)
 
 
 def valid_events() -> list[dict[str, Any]]:
-    docs = [event(t.value, **ACTIONS.get(t.value, {})) for t in EventType]
+    docs = [event(t.value, **ACTION_FIELDS.get(t.value, {})) for t in EventType]
     docs.append(event("start", video={"title": "t", "season": 2, "resolution": "4k"}))
     docs.append(event(context={"tz": "Asia/Tokyo", "device_type": "tv", "cdn": "edge-4"}))
     docs.append(event("play", player_version="9.1", extra={"abr": 3}, duration_s=60.0))
