@@ -41,7 +41,7 @@ from streams.model.user_state import UserState
 from streams.model.video_encoder import VideoEncoder
 from streams.model.video_state import VideoState
 from streams.records import Event
-from streams.writeback import DELETED
+from streams.writeback import DELETED, keys_with_prefix
 
 _PLAYBACK_TYPES = frozenset((StartEvent, SeekEvent, ErrorEvent, PlaybackEvent))
 _MAX_THRESHOLDS = 200_000  # cached thresholds before the cache starts over
@@ -195,12 +195,7 @@ class Processor:
         and ``history`` values; ``apply`` deletes them (tombstones on the changelogs). An
         event of theirs that comes later starts them afresh."""
         prefix = tables.user_prefix(user_id)
-        scan = getattr(self.videos, "keys_with_prefix", None)  # a WriteBack's, over RocksDB
-        if scan is not None:
-            keys: set[bytes] = set(scan(prefix))
-        else:  # a plain dict (unit tests, the benchmark's peers)
-            keys = {k for k, v in cast(dict[bytes, bytes], self.videos).items() if v}
-            keys = {k for k in keys if k.startswith(prefix)}
+        keys = keys_with_prefix(self.videos, prefix)
         keys.update(k for k in self.open.keys(partition) if k.startswith(prefix))
         return Step(partition, erased=user_id.encode(), erased_videos=tuple(sorted(keys)))
 

@@ -33,6 +33,18 @@ class Store(Protocol):
     def __setitem__(self, key: bytes, value: bytes) -> None: ...
 
 
+def keys_with_prefix(store: object, prefix: bytes) -> set[bytes]:
+    """The keys of ``store`` that start with ``prefix`` and hold a value: by its own
+    ``keys_with_prefix`` (a ``WriteBack``, ``tables.RawStore`` over RocksDB), else as a dict's
+    (unit tests, the benchmark's peers)."""
+    scan = getattr(store, "keys_with_prefix", None)
+    if scan is not None:
+        return set(scan(prefix))
+    if isinstance(store, Mapping):
+        return {k for k, v in store.items() if v and k.startswith(prefix)}
+    return set()
+
+
 class WriteBack:
     def __init__(self, backing: Store) -> None:
         self.backing = backing
@@ -49,13 +61,7 @@ class WriteBack:
 
     def keys_with_prefix(self, prefix: bytes) -> set[bytes]:
         """The keys starting with ``prefix`` that have a value (deleted ones left out)."""
-        scan = getattr(self.backing, "keys_with_prefix", None)
-        if scan is not None:
-            keys: set[bytes] = set(scan(prefix))
-        elif isinstance(self.backing, Mapping):  # a dict (tests, the benchmark's peers)
-            keys = {k for k in self.backing if k.startswith(prefix)}
-        else:
-            keys = set()
+        keys = keys_with_prefix(self.backing, prefix)
         for layer in (self.flushing, self.pending):  # oldest first: newer layers win
             for key, value in layer.items():
                 if key.startswith(prefix):
