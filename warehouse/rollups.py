@@ -247,15 +247,14 @@ class _Run(Workspace):
             new = [f for (n, _), fs in staged if n == "user_activity" for f in fs]
             self.distinct("user_id", [*old_activity, *new])
             in_scope = "user_id IN (SELECT user_id FROM scope)"
-        self.bind("user_activity", self.work.files("user_activity"), where=in_scope)
-        self.bind("catalog", self.work.files("catalog"))
+        self.bind_inputs("user_all_time_activity", None, where={"user_activity": in_scope})
         activity = sql("user_all_time_activity")
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE user_all_time_activity AS {activity}")
         self.timed("user_all_time_activity", t0)
         t1 = time.perf_counter()
         days_written()
         self.timed("user_all_time_waiting", t1)
-        self.bind("user_daily", self.work.files("user_daily"), where=in_scope)
+        self.bind_inputs("user_all_time", None, where={"user_daily": in_scope})
         goal_days = self.con.sql("SELECT user_id, day FROM user_daily WHERE goal_met").pl()
         self.con.register("streaks", streaks(goal_days).to_arrow())
         try:
