@@ -14,7 +14,10 @@ demo: install
 
 test: install lint
 	scripts/test-deps
+	$(BIN)/python -m streams.native status
 	$(BIN)/python -m pytest -q tests $(ARGS)
+	# The model as pure Python too (what runs where it cannot be compiled).
+	WATCHFLOW_PURE_MODEL=1 $(BIN)/python -m pytest -q tests/unit/streams/model
 
 lint: install
 	$(BIN)/ruff check .

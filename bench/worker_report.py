@@ -80,7 +80,8 @@ def _notes(doc: dict[str, Any]) -> list[str]:
         f"(all three commit every {cfg['commit_interval_s']:g} s; polled every 0.1 s). cores: the "
         "consumer's CPU time ÷ that window (/proc); ev/s per core = events per CPU-second.",
         "All three run the same step: streams.processor.Processor (decode_event → "
-        "watch_state.advance → codec) and emit the same milestone/session records.",
+        "watch_state.advance → codec) and emit the same milestone/session records; "
+        f"the model {doc.get('model', 'as imported')}.",
     ]
     if lat:
         out += _latency(lat, cfg["target_p99_ms"])

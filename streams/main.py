@@ -46,6 +46,7 @@ def run(settings: WorkerSettings) -> int:
     # few seconds under load and paused the loop 100-230 ms each. Young collections stay
     # frequent; full ones become rare (agents.on_recovered also freezes what is long-lived).
     gc.set_threshold(10_000, 20, 100)
+    import streams.model
     from streams.app import create_app
 
     worker = create_app(settings)
@@ -56,6 +57,7 @@ def run(settings: WorkerSettings) -> int:
             "url": settings.canonical_url,
             "state_dir": str(settings.state_dir),
             "partitions": settings.partitions,
+            "model": streams.model.LOADED_AS,
         },
     )
     runner = _Worker(

@@ -23,3 +23,8 @@ Where things live:
 See ``docs/watch-state.md`` for the rules these implement and the choices made where the
 SPEC is silent.
 """
+
+from streams import native
+
+# Compiled with mypyc when a build of these very sources exists (streams/native.py).
+LOADED_AS = native.install()

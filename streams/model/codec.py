@@ -38,7 +38,7 @@ _RULE_OF = {v: k for k, v in _RULE.items()}
 _WHY: dict[str, EndReason] = {"s": "stop", "i": "idle", "r": "replaced"}
 _new = tuple.__new__  # builds a NamedTuple from a tuple without its keyword-parsing __new__
 _SEEK = Kind.SEEK
-SESSION_HEAD = Session._fields.index("mid")  # fields before it: what session_head_to encodes
+SESSION_HEAD: int = Session._fields.index("mid")  # fields before it: what session_head_to encodes
 _Head = tuple[str, str, int, int, int, int, int, float, SessionContext, bool, Cursor]
 
 

@@ -31,7 +31,7 @@ from streams.model.video_state import VideoState
 
 _dumps = orjson.dumps
 _Fragment = orjson.Fragment
-_HEAD = codec.SESSION_HEAD
+_HEAD: int = codec.SESSION_HEAD
 assert Session._fields[_HEAD:] == ("mid", "win", "cur")
 
 

@@ -7,10 +7,12 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import orjson
+import pytest
 
 from ingest_api.contract import EVENT
 from jobs.audience import Audience
 from jobs.demo_catalog import build_demo_catalog
+from streams import native
 from streams.model import codec, watch_state
 from streams.model.catalog import Catalog
 from streams.model.playback import Point
@@ -58,9 +60,13 @@ def test_same_bytes_in_any_order_and_with_a_tiny_memo() -> None:
             assert enc.encode(st) == codec.encode_video(st)
 
 
+@pytest.mark.skipif(
+    native.compiled(), reason="the compiled model rejects an int field holding a float"
+)
 def test_equal_but_not_identical_parts_are_encoded_again() -> None:
     """``1 == 1.0`` (and ``True == 1``), but they are different JSON: only the very same
-    objects are reused."""
+    objects are reused. (Such twins break the model's own types, so only pure Python can
+    hold them; ``make test`` runs the model's tests that way too.)"""
     st: VideoState | None = None
     for ev in scripted():
         st, _ = watch_state.advance(st, ev)  # type: ignore[arg-type]
