@@ -141,6 +141,7 @@ def install(
     stores: dict[str, WriteBack],
     catalog_ready: asyncio.Event,
     sweep_every_s: float,
+    flush_interval_s: float = 0.0,
 ) -> Batcher:
     """Wire the batch consumer, the flush, the idle sweep and the assignment hooks on ``app``.
 
@@ -154,7 +155,7 @@ def install(
     app.topics.add(events)  # subscribed through Faust; its records go to the batch handler
     replays = Replays(lambda p: tables.stored_through(t.videos, p))
     sink = bulk.TableSink(app, {tb.name: tb for tb in t.all}, proc.partitions, t.videos)
-    batcher = Batcher(proc, stores, sink, replays.maybe_replayed)
+    batcher = Batcher(proc, stores, sink, replays.maybe_replayed, min_flush_gap_s=flush_interval_s)
     batcher.stats.watch_gc()  # the worker's process: one Batcher, for its whole life
     bulk.install_consumer(app, EventBatches(batcher, catalog_ready))
     held: set[int] = set()

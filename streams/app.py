@@ -68,7 +68,7 @@ def create_app(settings: WorkerSettings) -> Worker:
         settings.history_size,
     )
     ready = asyncio.Event()
-    agents.install(app, proc, t, stores, ready, settings.idle_sweep_s)
+    agents.install(app, proc, t, stores, ready, settings.idle_sweep_s, settings.flush_interval_s)
     reads.install(app, proc, t.users)
 
     @app.task  # type: ignore[untyped-decorator]

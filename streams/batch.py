@@ -18,6 +18,9 @@ their keys, see docs/stream-worker.md). A failed flush keeps everything for the 
 One flush runs at a time; while it waits for Kafka the next batches fold into the pending
 layer (``kick``), up to ``max_backlog`` events: what live reads show never waits for what is
 durable unless Kafka falls that far behind (about a second of events at full rate).
+Flushes begin at least ``min_flush_gap_s`` apart (``WATCHFLOW_FLUSH_INTERVAL_S``): a key
+changed by several events in between is stored once, and each flush's fixed costs (a RocksDB
+batch and a changelog batch per table and partition) are paid less often.
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ class Batcher:
         sink: Sink,
         maybe_replayed: Callable[[Any, int], bool],  # true for the offsets up to a mark
         max_backlog: int = 20_000,
+        min_flush_gap_s: float = 0.0,
         stats: HotPathStats | None = None,
     ) -> None:
         self.proc = proc
@@ -104,6 +108,8 @@ class Batcher:
         self.sink = sink
         self.maybe_replayed = maybe_replayed
         self.max_backlog = max_backlog
+        self.min_flush_gap_s = min_flush_gap_s
+        self._flush_began = float("-inf")
         self._outputs: list[Output] = []  # queued, not sent yet
         self._sent: list[tuple[list[Output], asyncio.Future[None]]] = []  # maybe not acked
         self._acks: dict[Any, tuple[int, int]] = {}
@@ -253,5 +259,10 @@ class Batcher:
             await asyncio.shield(self._task)
 
     async def _flush_all(self) -> None:
+        loop = asyncio.get_running_loop()
         while self.dirty:
+            wait = self._flush_began + self.min_flush_gap_s - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._flush_began = loop.time()
             await self.flush()

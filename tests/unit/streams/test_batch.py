@@ -376,3 +376,41 @@ async def test_folding_does_not_wait_for_kafka_until_the_backlog_is_full() -> No
     held.set_result(None)
     await asyncio.wait_for(kicked, 1)
     await b.drain()
+
+
+async def test_flushes_are_spaced_and_a_key_changed_in_between_is_stored_once() -> None:
+    """Events folded while a flush waits out the interval are visible at once, and a
+    (user, video) they change several times is written once by the next flush."""
+    sink = FakeSink()
+    writes: list[int] = []
+    store = sink.store
+
+    async def counting(
+        w: Mapping[str, Mapping[bytes, bytes]], offsets: Mapping[Any, tuple[int, int]]
+    ) -> Awaitable[object]:
+        writes.append(len(w.get("videos", {})))
+        return await store(w, offsets)
+
+    sink.store = counting  # type: ignore[method-assign]
+    b, proc = _batcher(sink)
+    b.min_flush_gap_s = 0.2
+    p, recs = max(LOG.items(), key=lambda pr: len(pr[1]))
+    tp = TP(TOPIC_PLAYER_EVENTS, p)
+    recs = recs[:40]
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    for rec in recs:  # one fetch at a time, as the consumer hands them over
+        b.process(tp, [rec])
+        await b.kick()
+        await asyncio.sleep(0)
+        if b'"video_id"' in (rec.value or b""):  # a playback event: visible at once
+            assert proc.video(tables.video_key(*_user_video(rec))) is not None
+    await b.drain()
+    assert loop.time() - began >= 0.2  # the second flush waited out the interval
+    keys = {_user_video(r) for r in recs[1:] if b'"video_id"' in (r.value or b"")}
+    assert len(writes) == 2 and writes[1] <= len(keys) < 20
+
+
+def _user_video(rec: Rec) -> tuple[str, str]:
+    doc = orjson.loads(rec.value or b"{}")
+    return doc["user_id"], doc.get("video_id", "")
