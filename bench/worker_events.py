@@ -22,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from ingest_api.contract import (
+    PLAYBACK_TYPES,
     TOPIC_DEAD_LETTER,
     TOPIC_MILESTONES,
     TOPIC_PLAYER_EVENTS,
@@ -54,7 +55,9 @@ def generate(n: int, viewers: int, tag: str, seed: int = 1) -> Events:
         ev: dict[str, Any] = s.event  # type: ignore[assignment]
         keys.append(s.user_id.encode())
         values.append(orjson.dumps(ev))
-        playback = "position_s" in ev and "video_id" in ev
+        # Playback only: a bookmark has a video and a position too, but it does not move
+        # last_watched_at, which is what the probes watch for.
+        playback = ev["type"] in PLAYBACK_TYPES
         probes.append((s.user_id, ev["video_id"], s.at_ms) if playback else None)
     if len(values) < n:
         raise ValueError(f"{viewers} viewers made only {len(values)} events; ask for more")
