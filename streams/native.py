@@ -84,7 +84,7 @@ def modules_in(build: Path) -> dict[str, Path]:
 
 def install() -> str:
     """Load the model compiled if a build of these very sources exists; what was chosen."""
-    if os.environ.get("WATCHFLOW_PURE_MODEL"):
+    if os.environ.get("WATCHFLOW_PURE_MODEL", "") not in ("", "0"):
         return "pure Python (WATCHFLOW_PURE_MODEL)"
     build = build_dir()
     files = modules_in(build)
@@ -106,6 +106,14 @@ def build(quiet: bool = True) -> int:
     """Compile the model into ``build_dir()`` unless it is there; 0 also when it cannot."""
     target = build_dir()
     if all(f.is_file() for f in modules_in(target).values()):
+        return 0
+    failed = target.with_name(f"{target.name}.failed")  # its log; not retried on every make
+    if failed.is_file():
+        print(
+            f"streams.native: the model runs as pure Python: its build failed ({failed}; "
+            "delete it to try again)",
+            file=sys.stderr,
+        )
         return 0
     if importlib.util.find_spec("mypyc") is None:
         print("streams.native: mypy is not installed; the model stays pure Python", file=sys.stderr)
@@ -132,16 +140,17 @@ def build(quiet: bool = True) -> int:
             [sys.executable, "setup.py", str(out)],
             cwd=tmp,
             env={**os.environ, "PYTHONPATH": str(root)},
-            capture_output=quiet,
+            stdout=subprocess.PIPE if quiet else None,
+            stderr=subprocess.STDOUT if quiet else None,
             text=True,
             check=False,
         )
-        if done.returncode != 0:
-            tail = (done.stderr or "")[-2000:] if quiet else ""
-            msg = "streams.native: the build failed; the model stays pure Python"
-            print(f"{msg}\n{tail}", file=sys.stderr)
-            return 0
         target.parent.mkdir(parents=True, exist_ok=True)
+        if done.returncode != 0:
+            failed.write_text(done.stdout or "(its output is above)\n")
+            msg = "streams.native: the build failed; the model runs as pure Python"
+            print(f"{msg} (log: {failed})", file=sys.stderr)
+            return 0
         staged = Path(tempfile.mkdtemp(prefix=".staged-", dir=target.parent))
         for file in modules_in(out).values():
             dest = staged / file.relative_to(out)

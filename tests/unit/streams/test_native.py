@@ -69,3 +69,17 @@ def test_a_build_of_these_sources_is_what_the_model_imports() -> None:
     path = Path(_loaded_from(env))
     assert path.parent == native.build_dir() / "streams" / "model"
     assert path.name.startswith("watch_state.") and path.suffix == ".so"
+
+
+def test_a_failed_build_is_not_retried_by_every_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a compiler the build fails once, leaves its log, and later commands go on at
+    once with the model in pure Python."""
+    monkeypatch.setenv("WATCHFLOW_NATIVE_DIR", str(tmp_path))
+    log = native.build_dir().with_name(f"{native.build_dir().name}.failed")
+    log.write_text("error: command 'gcc' failed\n")
+    assert native.build() == 0
+    assert "delete it to try again" in capsys.readouterr().err
+    assert not native.build_dir().exists()
+    assert native.install().startswith("pure Python")
