@@ -18,9 +18,10 @@ their keys, see docs/stream-worker.md). A failed flush keeps everything for the 
 One flush runs at a time; while it waits for Kafka the next batches fold into the pending
 layer (``kick``), up to ``max_backlog`` events: what live reads show never waits for what is
 durable unless Kafka falls that far behind (about a second of events at full rate).
-Flushes begin at least ``min_flush_gap_s`` apart (``WATCHFLOW_FLUSH_INTERVAL_S``): a key
-changed by several events in between is stored once, and each flush's fixed costs (a RocksDB
-batch and a changelog batch per table and partition) are paid less often.
+Flushes begin at least ``min_flush_gap_s`` apart (``WATCHFLOW_FLUSH_INTERVAL_S``) while events
+keep coming: a key changed by several events in between is stored once, and each flush's fixed
+costs (a RocksDB batch and a changelog batch per table and partition) are paid less often.
+Once nothing has been folded for ``QUIET_S`` the flush goes without waiting longer.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ from streams.records import BadRecord, Event
 from streams.writeback import WriteBack
 
 log = logging.getLogger("watchflow.worker")
+
+# A flush waiting out its interval goes at once when nothing was folded for this long: the
+# input has gone quiet (caught up, or a lull), so waiting would add nothing to it.
+QUIET_S = 0.02
 
 
 class Record(Protocol):
@@ -110,6 +115,7 @@ class Batcher:
         self.max_backlog = max_backlog
         self.min_flush_gap_s = min_flush_gap_s
         self._flush_began = float("-inf")
+        self._folded = 0  # events folded so far (only ever grows)
         self._outputs: list[Output] = []  # queued, not sent yet
         self._sent: list[tuple[list[Output], asyncio.Future[None]]] = []  # maybe not acked
         self._acks: dict[Any, tuple[int, int]] = {}
@@ -161,6 +167,7 @@ class Batcher:
         first = self._acks.get(tp, (batch[0].offset, 0))[0]
         self._acks[tp] = (first, batch[-1].offset)
         self._backlog += len(batch)
+        self._folded += len(batch)
 
     def sweep(self, partition: int) -> int:
         """Close the idle sessions of ``partition`` (into the write-back); sessions closed."""
@@ -261,8 +268,17 @@ class Batcher:
     async def _flush_all(self) -> None:
         loop = asyncio.get_running_loop()
         while self.dirty:
-            wait = self._flush_began + self.min_flush_gap_s - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            await self._turn(loop)
             self._flush_began = loop.time()
             await self.flush()
+
+    async def _turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wait until ``min_flush_gap_s`` after the previous flush began, or until nothing has
+        been folded for ``QUIET_S``."""
+        due = self._flush_began + self.min_flush_gap_s
+        seen = self._folded
+        while (now := loop.time()) < due:
+            await asyncio.sleep(min(QUIET_S, due - now))
+            if self._folded == seen:
+                return
+            seen = self._folded

@@ -378,37 +378,66 @@ async def test_folding_does_not_wait_for_kafka_until_the_backlog_is_full() -> No
     await b.drain()
 
 
-async def test_flushes_are_spaced_and_a_key_changed_in_between_is_stored_once() -> None:
-    """Events folded while a flush waits out the interval are visible at once, and a
-    (user, video) they change several times is written once by the next flush."""
-    sink = FakeSink()
+def _counting(sink: FakeSink) -> tuple[list[float], list[int]]:
+    """When each flush stored its values, and how many video states it wrote."""
+    began: list[float] = []
     writes: list[int] = []
     store = sink.store
 
     async def counting(
         w: Mapping[str, Mapping[bytes, bytes]], offsets: Mapping[Any, tuple[int, int]]
     ) -> Awaitable[object]:
+        began.append(asyncio.get_running_loop().time())
         writes.append(len(w.get("videos", {})))
         return await store(w, offsets)
 
     sink.store = counting  # type: ignore[method-assign]
+    return began, writes
+
+
+async def test_flushes_are_spaced_and_a_key_changed_in_between_is_stored_once() -> None:
+    """While events keep coming, flushes begin at least the interval apart; what they fold
+    meanwhile is visible at once, and a (user, video) changed several times is written once."""
+    sink = FakeSink()
+    began, writes = _counting(sink)
     b, proc = _batcher(sink)
-    b.min_flush_gap_s = 0.2
+    b.min_flush_gap_s = 0.1
     p, recs = max(LOG.items(), key=lambda pr: len(pr[1]))
     tp = TP(TOPIC_PLAYER_EVENTS, p)
-    recs = recs[:40]
-    loop = asyncio.get_running_loop()
-    began = loop.time()
-    for rec in recs:  # one fetch at a time, as the consumer hands them over
+    recs = recs[:60]
+    for rec in recs:  # a fetch every 5 ms, as the consumer hands them over
         b.process(tp, [rec])
         await b.kick()
-        await asyncio.sleep(0)
         if b'"video_id"' in (rec.value or b""):  # a playback event: visible at once
             assert proc.video(tables.video_key(*_user_video(rec))) is not None
+        await asyncio.sleep(0.005)
     await b.drain()
-    assert loop.time() - began >= 0.2  # the second flush waited out the interval
-    keys = {_user_video(r) for r in recs[1:] if b'"video_id"' in (r.value or b"")}
-    assert len(writes) == 2 and writes[1] <= len(keys) < 20
+    assert 2 <= len(began) <= 5  # not one flush per fetch
+    # the last one follows the input going quiet, not the interval
+    assert all(b - a >= 0.09 for a, b in itertools.pairwise(began[:-1]))
+    playback = sum(b'"video_id"' in (r.value or b"") for r in recs)
+    assert sum(writes) < playback
+
+
+async def test_a_flush_does_not_wait_out_the_interval_once_the_input_is_quiet() -> None:
+    """Caught up (or in a lull), what was folded becomes durable at once, not an interval
+    later."""
+    sink = FakeSink()
+    began, _ = _counting(sink)
+    b, _ = _batcher(sink)
+    b.min_flush_gap_s = 5.0
+    p, recs = max(LOG.items(), key=lambda pr: len(pr[1]))
+    tp = TP(TOPIC_PLAYER_EVENTS, p)
+    loop = asyncio.get_running_loop()
+    b.process(tp, recs[:1])
+    await b.kick()
+    await asyncio.sleep(0.01)
+    assert len(began) == 1
+    b.process(tp, recs[1:2])
+    t0 = loop.time()
+    await b.kick()
+    await asyncio.wait_for(b.drain(), 1)
+    assert len(began) == 2 and began[1] - t0 < 0.5
 
 
 def _user_video(rec: Rec) -> tuple[str, str]:
