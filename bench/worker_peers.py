@@ -130,7 +130,7 @@ async def run_aiokafka(bootstrap: str, group: str, commit_interval: float) -> No
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
-        max_partition_fetch_bytes=1 << 20,
+        max_partition_fetch_bytes=4 << 20,  # as the worker's (streams/app.py)
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await consumer.start()
