@@ -378,8 +378,10 @@ async def test_folding_does_not_wait_for_kafka_until_the_backlog_is_full() -> No
     await b.drain()
 
 
-def _counting(sink: FakeSink) -> tuple[list[float], list[int]]:
-    """When each flush stored its values, and how many video states it wrote."""
+def _spaced(gap_s: float) -> tuple[Batcher, Processor, list[float], list[int]]:
+    """A batcher flushing at least ``gap_s`` apart; when each flush stored its values, and how
+    many video states it wrote."""
+    sink = FakeSink()
     began: list[float] = []
     writes: list[int] = []
     store = sink.store
@@ -392,18 +394,21 @@ def _counting(sink: FakeSink) -> tuple[list[float], list[int]]:
         return await store(w, offsets)
 
     sink.store = counting  # type: ignore[method-assign]
-    return began, writes
+    b, proc = _batcher(sink)
+    b.min_flush_gap_s = gap_s
+    return b, proc, began, writes
+
+
+def _longest() -> tuple[TP, list[Rec]]:
+    p, recs = max(LOG.items(), key=lambda pr: len(pr[1]))
+    return TP(TOPIC_PLAYER_EVENTS, p), recs
 
 
 async def test_flushes_are_spaced_and_a_key_changed_in_between_is_stored_once() -> None:
     """While events keep coming, flushes begin at least the interval apart; what they fold
     meanwhile is visible at once, and a (user, video) changed several times is written once."""
-    sink = FakeSink()
-    began, writes = _counting(sink)
-    b, proc = _batcher(sink)
-    b.min_flush_gap_s = 0.1
-    p, recs = max(LOG.items(), key=lambda pr: len(pr[1]))
-    tp = TP(TOPIC_PLAYER_EVENTS, p)
+    b, proc, began, writes = _spaced(0.1)
+    tp, recs = _longest()
     recs = recs[:60]
     for rec in recs:  # a fetch every 5 ms, as the consumer hands them over
         b.process(tp, [rec])
@@ -422,12 +427,8 @@ async def test_flushes_are_spaced_and_a_key_changed_in_between_is_stored_once() 
 async def test_a_flush_does_not_wait_out_the_interval_once_the_input_is_quiet() -> None:
     """Caught up (or in a lull), what was folded becomes durable at once, not an interval
     later."""
-    sink = FakeSink()
-    began, _ = _counting(sink)
-    b, _ = _batcher(sink)
-    b.min_flush_gap_s = 5.0
-    p, recs = max(LOG.items(), key=lambda pr: len(pr[1]))
-    tp = TP(TOPIC_PLAYER_EVENTS, p)
+    b, _, began, _ = _spaced(5.0)
+    tp, recs = _longest()
     loop = asyncio.get_running_loop()
     b.process(tp, recs[:1])
     await b.kick()
