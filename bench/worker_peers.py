@@ -26,14 +26,9 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from ingest_api.contract import (
-    TOPIC_MILESTONES,
-    TOPIC_PLAYER_EVENTS,
-    TOPIC_SESSIONS,
-    EraseRequest,
-)
+from ingest_api.contract import TOPIC_MILESTONES, TOPIC_PLAYER_EVENTS, TOPIC_SESSIONS
 from streams import records, tables
 from streams.model.catalog import Catalog
 from streams.model.rules import Rules
@@ -41,13 +36,6 @@ from streams.processor import Processor, Step
 from streams.records import BadRecord
 
 PARTITIONS = 8
-
-
-def _step(proc: Processor, ev: records.Event | EraseRequest, partition: int) -> Step:
-    """What the worker's batch path does with a decoded record (an erasure, or an event)."""
-    if type(ev) is EraseRequest:
-        return proc.erase(ev.user_id, partition)
-    return proc.advance(cast(records.Event, ev), partition)
 
 
 def _outputs(step: Step) -> list[tuple[str, bytes, bytes]]:
@@ -104,7 +92,7 @@ def run_quix(bootstrap: str, group: str, state_dir: str, commit_interval: float)
             ev = records.decode_event(key, value)
         except BadRecord:
             return []
-        st = _step(proc, ev, tables.partition_of(ev.user_id.encode(), PARTITIONS))
+        st = proc.step(ev, tables.partition_of(ev.user_id.encode(), PARTITIONS))
         proc.apply(st)
         return [(t, v) for t, _, v in _outputs(st)]
 
@@ -154,7 +142,7 @@ async def run_aiokafka(bootstrap: str, group: str, commit_interval: float) -> No
                         ev = records.decode_event(m.key, m.value)
                     except BadRecord:
                         continue
-                    st = _step(proc, ev, tp.partition)
+                    st = proc.step(ev, tp.partition)
                     proc.apply(st)
                     for topic, k, v in _outputs(st):
                         pending.append(await producer.send(topic, v, key=k))

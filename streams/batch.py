@@ -41,7 +41,7 @@ from ingest_api.contract import (
 from streams import records
 from streams.latency import HotPathStats
 from streams.processor import Processor, Step
-from streams.records import BadRecord, Event
+from streams.records import BadRecord
 from streams.writeback import WriteBack
 
 log = logging.getLogger("watchflow.worker")
@@ -134,7 +134,7 @@ class Batcher:
         if not batch:
             return
         proc, partition, outputs = self.proc, tp.partition, self._outputs
-        decode, advance, apply = records.decode_event, proc.advance, proc.apply
+        decode, fold, apply = records.decode_event, proc.step, proc.apply
         # The maybe-replayed offsets of a partition are those up to a mark: if the batch's
         # first record is past it, so are all the others.
         replays = self.maybe_replayed(tp, batch[0].offset)
@@ -148,19 +148,20 @@ class Batcher:
                 self._dead_letter(rec, exc.error)
                 continue
             try:
-                if type(ev) is EraseRequest:
-                    step = proc.erase(ev.user_id, partition)
-                    log.info(
-                        "user erased from live state",
-                        extra={"erasure_id": ev.erasure_id, "videos": len(step.erased_videos)},
-                    )
-                else:
-                    rewrite = replays and self.maybe_replayed(tp, rec.offset)
-                    step = advance(cast(Event, ev), partition, rewrite=rewrite)
+                rewrite = replays and self.maybe_replayed(tp, rec.offset)
+                step = fold(ev, partition, rewrite=rewrite)
             except Exception as exc:  # a model bug must not stall the partition forever
                 log.exception("event could not be processed")
                 self._dead_letter(rec, f"processing: {exc!r}")
                 continue
+            if step.erased is not None:
+                log.info(
+                    "user erased from live state",
+                    extra={
+                        "erasure_id": cast(EraseRequest, ev).erasure_id,
+                        "videos": len(step.erased_videos),
+                    },
+                )
             if step.milestones or step.sessions:
                 outputs += outputs_of(step)
             apply(step)

@@ -24,6 +24,7 @@ from typing import Protocol, cast
 import orjson
 
 from ingest_api.contract import (
+    EraseRequest,
     ErrorEvent,
     MilestoneRecord,
     PlaybackEvent,
@@ -189,6 +190,13 @@ class Processor:
             # while the changelog never got it: rewrite the history too, not just the states.
             step.history[uid] = raw
         return step
+
+    def step(self, rec: Event | EraseRequest, partition: int, *, rewrite: bool = False) -> Step:
+        """The step of a decoded ``player-events`` record (``records.decode_event``): an
+        erasure (``erase``) or an event (``advance``). Changes nothing yet."""
+        if type(rec) is EraseRequest:
+            return self.erase(rec.user_id, partition)
+        return self.advance(cast(Event, rec), partition, rewrite=rewrite)
 
     def erase(self, user_id: str, partition: int) -> Step:
         """Forget the user (SPEC §7, GDPR): every ``videos`` key of theirs, their ``users``
