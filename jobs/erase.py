@@ -36,7 +36,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import murmur2
+from aiokafka.partitioner import DefaultPartitioner
 
 from ingest_api.contract import TOPIC_PLAYER_EVENTS, EraseRequest, control_bytes
 from warehouse.erase import erase_user
@@ -97,12 +97,6 @@ def erasure_request(user_id: str, *, now: datetime, erasure_id: str | None = Non
     )
 
 
-def partition_for(key: bytes, partitions: set[int]) -> int:
-    """The partition the API's publisher (Java's murmur2) puts ``key``'s records on."""
-    ordered = sorted(partitions)
-    return ordered[(int(murmur2(key)) & 0x7FFFFFFF) % len(ordered)]
-
-
 async def publish_request(bootstrap: str, req: EraseRequest, *, timeout_s: float) -> Published:
     """Write ``req`` to player-events on the user's partition, acks=all; raise
     ``ErasureNotPublished`` unless Kafka acknowledged it within ``timeout_s``."""
@@ -126,7 +120,8 @@ async def publish_request(bootstrap: str, req: EraseRequest, *, timeout_s: float
                 TOPIC_PLAYER_EVENTS,
                 value=control_bytes(req),
                 key=key,
-                partition=partition_for(key, partitions),
+                # the partition the API's publisher puts the user's events on (Java's murmur2)
+                partition=DefaultPartitioner()(key, sorted(partitions), []),
             )
     except TimeoutError:
         raise ErasureNotPublished(bootstrap, f"no answer within {timeout_s:g} s") from None
