@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, cast
 
+import streams.model
 from bench import report, worker_events, worker_latency
 from bench.ingest import BROKER_OVERRIDES
 from bench.processes import (
@@ -48,7 +49,6 @@ from bench.processes import (
     tail,
 )
 from bench.worker_report import table
-from streams import native
 from watchflow.local_kafka import LocalKafka, LocalKafkaError, fetch_jars, free_port
 
 HOST = "127.0.0.1"
@@ -265,7 +265,7 @@ def run(cfg: Config) -> dict[str, Any]:
         return {
             "benchmark": "worker",
             "config": asdict(cfg),
-            "model": native.install(),  # what the consumers, same venv and env, load
+            "model": streams.model.LOADED_AS,  # what the consumers, same venv and env, load
             "placement": {"consumer_core": core, "broker_core": load_core},
             "events": {"count": cfg.events, "avg_bytes": events.avg_bytes, "prefill_s": fill_s},
             "runs": found,
