@@ -11,8 +11,8 @@ closes idle sessions by the event-time watermark through the same path.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,6 +27,7 @@ from ingest_api.contract import (
 )
 from streams import bulk, tables
 from streams.batch import Batcher, Record
+from streams.collector import Collector
 from streams.processor import Processor
 from streams.writeback import WriteBack
 
@@ -155,7 +156,15 @@ def install(
     app.topics.add(events)  # subscribed through Faust; its records go to the batch handler
     replays = Replays(lambda p: tables.stored_through(t.videos, p))
     sink = bulk.TableSink(app, {tb.name: tb for tb in t.all}, proc.partitions, t.videos)
-    batcher = Batcher(proc, stores, sink, replays.maybe_replayed, min_flush_gap_s=flush_interval_s)
+    collector = Collector(time.monotonic())
+    batcher = Batcher(
+        proc,
+        stores,
+        sink,
+        replays.maybe_replayed,
+        min_flush_gap_s=flush_interval_s,
+        after_flush=collector.flushed,
+    )
     batcher.stats.watch_gc()  # the worker's process: one Batcher, for its whole life
     bulk.install_consumer(app, EventBatches(batcher, catalog_ready))
     held: set[int] = set()
@@ -169,6 +178,17 @@ def install(
             if closed:
                 log.info("idle sessions closed", extra={"partition": p, "sessions": closed})
         await batcher.kick()
+
+    @app.timer(1.0)  # type: ignore[untyped-decorator]
+    async def collect_garbage() -> None:
+        """The full collection ``streams.collector`` defers to a quiet moment."""
+        t0 = time.monotonic()
+        collected = collector.tick(t0, batcher.folded)
+        if collected is not None:
+            log.info(
+                "garbage collected in full",
+                extra={"objects": collected, "ms": round((time.monotonic() - t0) * 1000, 1)},
+            )
 
     @app.task  # type: ignore[untyped-decorator]
     async def declare_outputs() -> None:
@@ -189,10 +209,9 @@ def install(
         held.clear()
         held.update(active)
         replays.reset()
-        # What exists now (the app, the catalog, the indexed states) lives long: keep it out
-        # of the collector's full scans, which otherwise pause the loop for 100+ ms.
-        gc.collect()
-        gc.freeze()
+        # What exists now (the app, the catalog, the indexed states) lives long: collect the
+        # garbage of the rebalance, then keep the rest out of the collector's scans.
+        collector.full(time.monotonic())
 
     t.videos.on_recover(on_recovered)
 

@@ -107,6 +107,7 @@ class Batcher:
         max_backlog: int = 20_000,
         min_flush_gap_s: float = 0.0,
         stats: HotPathStats | None = None,
+        after_flush: Callable[[], None] | None = None,  # called once a flush is done
     ) -> None:
         self.proc = proc
         self.stores = stores
@@ -114,6 +115,7 @@ class Batcher:
         self.maybe_replayed = maybe_replayed
         self.max_backlog = max_backlog
         self.min_flush_gap_s = min_flush_gap_s
+        self.after_flush = after_flush
         self._flush_began = float("-inf")
         self._folded = 0  # events folded so far (only ever grows)
         self._outputs: list[Output] = []  # queued, not sent yet
@@ -128,6 +130,11 @@ class Batcher:
     @property
     def backlog(self) -> int:
         return self._backlog
+
+    @property
+    def folded(self) -> int:
+        """Events folded so far (only ever grows)."""
+        return self._folded
 
     def process(self, tp: Any, batch: Sequence[Record]) -> None:
         """Fold ``batch`` (consecutive records of one partition) into the write-back state."""
@@ -244,6 +251,8 @@ class Batcher:
                 wb.done()
             self.sink.ack(acks)
             stats.flushed(t0, t1, t2, events, oldest, changelog)
+            if self.after_flush is not None:
+                self.after_flush()
 
     async def drain(self) -> None:
         """Flush until nothing is left (the running flush first)."""

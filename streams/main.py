@@ -42,12 +42,10 @@ def run(settings: WorkerSettings) -> int:
         return 2
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     # The worker keeps many long-lived small objects (decoded open sessions, the catalog,
-    # Faust's and aiokafka's own): with the default thresholds full collections ran every
-    # few seconds under load and paused the loop 100-230 ms each. Young collections stay
-    # frequent (20-30 ms); the middle generation, whose scan is mostly the open-session cache
-    # (120-160 ms), runs every 1000 of them (~10 min at full rate) instead of every 20
-    # (~15 s). What dies in it meanwhile is freed by reference counting; only cyclic garbage
-    # waits. agents.on_recovered also freezes what is long-lived.
+    # Faust's and aiokafka's own). What outlives a flush is frozen (streams.collector), so a
+    # young collection scans only what changed since; 10,000 rather than 700 makes them rarer
+    # still. The middle generation runs every 1000 of them instead of every 20: with the
+    # default thresholds full scans paused the loop 100-230 ms every few seconds under load.
     gc.set_threshold(10_000, 1000, 100)
     import streams.model
     from streams.app import create_app

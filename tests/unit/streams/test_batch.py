@@ -444,3 +444,18 @@ async def test_a_flush_does_not_wait_out_the_interval_once_the_input_is_quiet() 
 def _user_video(rec: Rec) -> tuple[str, str]:
     doc = orjson.loads(rec.value or b"{}")
     return doc["user_id"], doc.get("video_id", "")
+
+
+async def test_what_a_flush_stored_is_handed_on_only_once_it_is_done() -> None:
+    sink = FakeSink()
+    b, _ = _batcher(sink)
+    flushed: list[dict[Any, int]] = []
+    b.after_flush = lambda: flushed.append(dict(sink.acked))
+    tp, recs = TP(TOPIC_PLAYER_EVENTS, 0), LOG[0][:50]
+    b.process(tp, recs)
+    sink.fail = "store"
+    with pytest.raises(ConnectionError):
+        await b.flush()
+    assert flushed == []
+    await b.flush()
+    assert flushed == [{tp: recs[-1].offset}]
