@@ -143,6 +143,7 @@ def install(
     catalog_ready: asyncio.Event,
     sweep_every_s: float,
     flush_interval_s: float = 0.0,
+    fetch: bulk.FetchLimits | None = None,
 ) -> Batcher:
     """Wire the batch consumer, the flush, the idle sweep and the assignment hooks on ``app``.
 
@@ -166,7 +167,7 @@ def install(
         after_flush=collector.flushed,
     )
     batcher.stats.watch_gc()  # the worker's process: one Batcher, for its whole life
-    bulk.install_consumer(app, EventBatches(batcher, catalog_ready))
+    bulk.install_consumer(app, EventBatches(batcher, catalog_ready), fetch)
     held: set[int] = set()
 
     @app.timer(sweep_every_s)  # type: ignore[untyped-decorator]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import faust
 
-from streams import agents, catalog_feed, reads, tables
+from streams import agents, bulk, catalog_feed, reads, tables
 from streams.model.catalog import Catalog
 from streams.model.rules import Rules
 from streams.processor import Processor
@@ -73,7 +73,10 @@ def create_app(settings: WorkerSettings) -> Worker:
         settings.history_size,
     )
     ready = asyncio.Event()
-    agents.install(app, proc, t, stores, ready, settings.idle_sweep_s, settings.flush_interval_s)
+    fetch = bulk.FetchLimits(settings.fetch_max_wait_ms, settings.fetch_min_bytes)
+    agents.install(
+        app, proc, t, stores, ready, settings.idle_sweep_s, settings.flush_interval_s, fetch
+    )
     reads.install(app, proc, t.users)
 
     @app.task  # type: ignore[untyped-decorator]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import faust
@@ -49,10 +50,36 @@ class Handler(Protocol):
     async def drain(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class FetchLimits:
+    """How long the broker may hold a fetch back (``fetch.max.wait.ms``) until it has how many
+    bytes for it (``fetch.min.bytes``). Faust sets neither (1.5 s and 1 byte): under steady
+    load a fetch then came back with whatever a millisecond or two had brought, and each
+    one's fixed costs (the consumer thread's round trip, the hand-over to the loop) kept the
+    worker near a full core at 70 % of its rate (docs/stream-worker.md, "Fetch limits")."""
+
+    max_wait_ms: int
+    min_bytes: int
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        limits: FetchLimits | None = getattr(transport, "fetch", None)
+        if limits is not None:
+            # aiokafka reads these when the consumer starts (its Fetcher is made then).
+            consumer._fetch_max_wait_ms = limits.max_wait_ms
+            consumer._fetch_min_bytes = limits.min_bytes
+        return consumer
+
+
 class BatchConsumer(faust_aiokafka.Consumer):
     @property
     def handler(self) -> Handler | None:
         return getattr(self.transport, "handler", None)
+
+    def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def getmany(self, timeout: float) -> Any:  # noqa: ASYNC109 (Faust's signature)
         handler = self.handler
@@ -124,15 +151,17 @@ class BatchConsumer(faust_aiokafka.Consumer):
 class BatchTransport(faust_aiokafka.Transport):
     Consumer = BatchConsumer
     handler: Handler | None = None
+    fetch: FetchLimits | None = None
 
 
-def install_consumer(app: faust.App, handler: Handler) -> None:
-    """Make ``app`` consume through ``BatchConsumer`` with ``handler``; call before anything
-    uses the app's consumer."""
+def install_consumer(app: faust.App, handler: Handler, fetch: FetchLimits | None = None) -> None:
+    """Make ``app`` consume through ``BatchConsumer`` with ``handler`` (and ``fetch``, else
+    aiokafka's fetch limits as Faust sets them); call before anything uses the consumer."""
     if getattr(app, "_consumer", None) is not None:
         raise RuntimeError("the app's consumer exists already")
     transport = BatchTransport(app.conf.broker_consumer, app)
     transport.handler = handler
+    transport.fetch = fetch
     app.transport = transport
 
 

@@ -34,6 +34,10 @@ class WorkerSettings(BaseSettings):
     # milestones and sessions out). What reads show does not wait for a flush; a (user, video)
     # changed by several events in that time is written once: ~25 % fewer writes at full rate.
     flush_interval_s: float = Field(default=0.25, ge=0, le=10)
+    # How long the broker may hold a fetch back until it has fetch_min_bytes for it: fewer,
+    # fuller fetches under load (each has fixed costs), at most this much later when quiet.
+    fetch_max_wait_ms: int = Field(default=10, ge=0, le=5000)
+    fetch_min_bytes: int = Field(default=64 * 1024, ge=1, le=64 * 1024**2)
     # Faust commit interval: how much work a crash can make the worker redo.
     commit_interval_s: float = Field(default=2.8, gt=0)
     # How long the broker waits for a silent (crashed) worker before rebalancing.
