@@ -10,11 +10,13 @@ to visible state at 70 % of the worker's rate, and state bytes per (user, video)
    All commit every ``commit_interval_s``; this process polls the group's committed offsets
    and times from the first commit to the one that covers every event: events/s, and the
    consumer's CPU over that window (/proc) for events per CPU-second.
-3. With the worker caught up (still running), fresh viewers' events are produced at 70 % of
-   its rate straight to Kafka (acks=all, the API's producer settings: the Kafka ack is what
-   the API acknowledges on); probes are timed from their ack to *visible* (a few per second
-   polled for through the SPEC §6 live read on a ``watchflow api``, on the broker's core)
-   and to *durable* (every k-th playback event, on the worker's ``videos`` changelog): see
+3. With the worker caught up (still running), the same viewers' next events (steady
+   traffic; ``--latency-fresh``: as many viewers it has never seen, all arriving within the
+   first second, a flash crowd) are produced at 70 % of its rate straight to Kafka
+   (acks=all, the API's producer settings: the Kafka ack is what the API acknowledges on);
+   probes are timed from their ack to *visible* (a few per second polled for through the
+   SPEC §6 live read on a ``watchflow api``, on the broker's core) and to *durable* (every
+   k-th playback event, on the worker's ``videos`` changelog): see
    ``bench.worker_latency``. The worker's own timings of the window (``/stats/hot-path``)
    say where the time went.
 4. The worker stops; its ``videos`` RocksDB is compacted and measured (bytes / keys), and its
@@ -61,7 +63,8 @@ class Config:
     peer_runs: int = 3
     worker_runs: int = 1
     latency_s: float = 40.0  # of paced events at 70 % of the worker's rate
-    latency_pool: int = 200_000  # events generated for it (fresh viewers)
+    latency_pool: int = 200_000  # events generated for it
+    latency_fresh: bool = False  # paced events of new viewers (else the same viewers watch on)
     latency_load: float = 0.7
     latency_rate: float = 0.0  # events/s offered; 0: latency_load × the rate just measured
     probe_every: int = 20  # playback events per durable probe
@@ -245,8 +248,12 @@ def run(cfg: Config) -> dict[str, Any]:
     try:
         bootstrap = broker.up()
         report.progress(f"broker {bootstrap}; generating {cfg.events:,} + {cfg.latency_pool:,}")
-        events = worker_events.generate(cfg.events, cfg.viewers, tag="tp")
-        latency = worker_events.generate(cfg.latency_pool, cfg.viewers, tag="lat", seed=2)
+        if cfg.latency_fresh:
+            events = worker_events.generate(cfg.events, cfg.viewers, tag="tp")
+            latency = worker_events.generate(cfg.latency_pool, cfg.viewers, tag="lat", seed=2)
+        else:
+            n = cfg.events + cfg.latency_pool
+            events, latency = worker_events.generate(n, cfg.viewers, tag="tp").split(cfg.events)
         asyncio.run(worker_events.create_topics(bootstrap, cfg.partitions))
         fill_s = asyncio.run(worker_events.prefill(bootstrap, events))
         report.progress(f"pre-filled in {fill_s:.1f} s ({events.avg_bytes:.0f} B/event)")
@@ -287,6 +294,12 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument(
         "--visible-per-s", type=float, help="probes read through the API per second (0: none)"
     )
+    parser.add_argument(
+        "--latency-fresh",
+        action="store_true",
+        default=None,
+        help="pace new viewers' events (a flash crowd) instead of the same viewers' next ones",
+    )
     args = parser.parse_args(argv)
     cfg = QUICK if args.quick else Config()
     given = {
@@ -295,6 +308,7 @@ def main(argv: Sequence[str]) -> int:
         "peer_runs": args.peer_runs,
         "visible_per_s": args.visible_per_s,
         "latency_rate": args.latency_rate,
+        "latency_fresh": args.latency_fresh,
     }
     cfg = Config(**{**asdict(cfg), **{k: v for k, v in given.items() if v is not None}})
     env = report.environment()

@@ -45,6 +45,11 @@ class Events:
     def avg_bytes(self) -> float:
         return sum(map(len, self.values)) / max(1, len(self.values))
 
+    def split(self, n: int) -> tuple[Events, Events]:
+        """The first ``n`` events, and the rest."""
+        head = Events(self.keys[:n], self.values[:n], self.probes[:n])
+        return head, Events(self.keys[n:], self.values[n:], self.probes[n:])
+
 
 def generate(n: int, viewers: int, tag: str, seed: int = 1) -> Events:
     """The first ``n`` wire events of ``viewers`` viewers watching from ``BEGIN``."""

@@ -84,7 +84,7 @@ def _notes(doc: dict[str, Any]) -> list[str]:
         f"the model {doc.get('model', 'as imported')}.",
     ]
     if lat:
-        out += _latency(lat, cfg["target_p99_ms"])
+        out += _latency(lat, cfg["target_p99_ms"], cfg.get("latency_fresh", True))
     if st and "error" in st:
         out.append(f"state bytes: not measured ({st['error']})")
     elif st:
@@ -105,7 +105,7 @@ def _notes(doc: dict[str, Any]) -> list[str]:
     return out
 
 
-def _latency(lat: dict[str, Any], target_ms: float) -> list[str]:
+def _latency(lat: dict[str, Any], target_ms: float, fresh: bool) -> list[str]:
     def fig(d: dict[str, Any]) -> str:
         return (
             f"p50 {d['p50_ms']:.1f} ms, p99 {d['p99_ms']:.1f} ms, max {d['max_ms']:.0f} ms over "
@@ -115,7 +115,13 @@ def _latency(lat: dict[str, Any], target_ms: float) -> list[str]:
     head = (
         f"latency @{round(lat['load'] * 100)}% ({lat['rate']:,.0f} ev/s offered, "
         f"{lat['achieved_rate']:,.0f} sent, {lat['seconds']:.0f} s, sends late by p99 "
-        f"{lat['send_lag_p99_ms']:.0f} ms), from the Kafka ack "
+        f"{lat['send_lag_p99_ms']:.0f} ms; "
+        + (
+            "viewers it has never seen, all arriving in the first second: a flash crowd"
+            if fresh
+            else "the next events of the viewers it caught up on: steady traffic"
+        )
+        + "), from the Kafka ack "
         "(acks=all, through the API's own publisher, each millisecond's events in one publish; "
         "not through HTTP); "
         f"while they were sent the worker used {lat.get('worker_cpu', 0):.2f} of a core and "
