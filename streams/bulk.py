@@ -14,9 +14,10 @@ rebalance or a stop) first drains the handler's flushes.
 not linger) and awaited; each table's values one RocksDB ``WriteBatch`` per partition plus
 the same records on its changelog in closed aiokafka batches, whose acknowledgement advances
 the persisted changelog offset as Faust's own ``table[k] = v`` does. This subclasses Faust
-internals (the consumer's ``getmany``, ``_acked`` bookkeeping, ``Store._db_for_partition``)
-and uses aiokafka's producer's (``_partition``, ``client._wait_on_metadata``): re-check them
-when upgrading either.
+internals (the consumer's ``getmany``, ``_acked`` bookkeeping, its thread's
+``_create_worker_consumer``, ``Store._db_for_partition``) and uses aiokafka's (the
+producer's ``_partition`` and ``client._wait_on_metadata``, the consumer's fetch limits):
+re-check them when upgrading either.
 """
 
 from __future__ import annotations
@@ -53,10 +54,11 @@ class Handler(Protocol):
 @dataclass(frozen=True)
 class FetchLimits:
     """How long the broker may hold a fetch back (``fetch.max.wait.ms``) until it has how many
-    bytes for it (``fetch.min.bytes``). Faust sets neither (1.5 s and 1 byte): under steady
-    load a fetch then came back with whatever a millisecond or two had brought, and each
-    one's fixed costs (the consumer thread's round trip, the hand-over to the loop) kept the
-    worker near a full core at 70 % of its rate (docs/stream-worker.md, "Fetch limits")."""
+    bytes for it (``fetch.min.bytes``). Faust has no setting for either (it passes 1.5 s and
+    leaves aiokafka's 1 byte): under steady load a fetch then came back with whatever a
+    millisecond or two had brought, and each one's fixed costs (the consumer thread's round
+    trip, the hand-over to the loop) kept the worker near a full core at 70 % of its rate
+    (docs/stream-worker.md, "Latency at 70 %")."""
 
     max_wait_ms: int
     min_bytes: int
