@@ -169,9 +169,7 @@ class Run:
             if latency is not None:
                 load = self.cfg.latency_rate or out["events_s"] * self.cfg.latency_load
                 n = min(len(latency.values), round(load * self.cfg.latency_s))
-                latency = worker_events.Events(
-                    latency.keys[:n], latency.values[:n], latency.probes[:n]
-                )
+                latency, _ = latency.split(n)
                 report.progress(f"latency: {n:,} events at {load:,.0f} ev/s")
                 out["latency"] = worker_latency.measure(
                     self.bootstrap,
